@@ -1,0 +1,45 @@
+# Set-up, tests and the local network. Every target does its own set-up, idempotently:
+# a second run finds the stamps up to date and does nothing slow.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+SOLC_VERSION := $(shell node -p 'require("./package.json").dependencies.solc')
+SOLCX := $(or $(SOLCX_BINARY_PATH),$(HOME)/.solcx)
+export PATH := $(CURDIR)/node_modules/.bin:$(BIN):$(PATH)
+
+.PHONY: setup test test-quick lint demo bench clean
+
+setup: .stamps/venv .stamps/npm $(SOLCX)/solc-v$(SOLC_VERSION)
+
+.stamps/venv: requirements.lock pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	mkdir -p .stamps && touch $@
+
+.stamps/npm: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	mkdir -p .stamps && touch $@
+
+$(SOLCX)/solc-v$(SOLC_VERSION): tools/solc.js tools/install-solc .stamps/npm
+	tools/install-solc
+
+lint: setup
+	ruff check agents scripts tests bench
+	ruff format --check agents scripts tests bench
+	mypy
+
+test: setup lint
+	ape compile
+	ape test tests -m "not anvil_only"
+	ape test tests/token --network ethereum:local:foundry
+
+demo: setup
+	aoai devnet up --demo
+
+bench: setup
+	python bench/gas_token.py
+
+clean:
+	rm -rf .stamps .build $(VENV) node_modules

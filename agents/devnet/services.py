@@ -1,0 +1,240 @@
+"""Local services for tests, scripts and the CLI: a real anvil and a real IPFS daemon.
+
+Both run closed (loopback only, no bootstrap, no preload) on free ports, are ready when
+`start()` returns, and are stopped by PID, process group included, also when a test fails.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+import httpx
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+NODE_BIN = PROJECT_ROOT / "node_modules" / ".bin"
+
+
+class ServiceError(RuntimeError):
+    """A local service did not start, or died."""
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def node_tool(name: str) -> str:
+    """Path of an npm-installed executable of the project (anvil, jsipfs)."""
+    local = NODE_BIN / name
+    if local.exists():
+        return str(local)
+    found = shutil.which(name)
+    if found is None:
+        raise ServiceError(f"{name} is not installed: run `make setup` in {PROJECT_ROOT}")
+    return found
+
+
+class Service(ABC):
+    """A child process with a readiness check and a clean, group-wide stop."""
+
+    name = "service"
+    startup_timeout = 60.0
+
+    def __init__(self, workdir: Path | None = None) -> None:
+        self._owns_workdir = workdir is None
+        self.workdir = Path(workdir or tempfile.mkdtemp(prefix=f"aoai-{self.name}-"))
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.log_path = self.workdir / f"{self.name}.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @abstractmethod
+    def command(self) -> list[str]:
+        """The command line that runs the service in the foreground."""
+
+    @abstractmethod
+    def is_ready(self) -> bool:
+        """Whether the service answers requests yet."""
+
+    def environment(self) -> dict[str, str]:
+        return dict(os.environ)
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process else None
+
+    def start(self) -> Self:
+        if self.process is not None:
+            return self
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                self.command(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=self.environment(),
+                cwd=self.workdir,
+                start_new_session=True,
+            )
+        self._wait(self.is_ready, f"{self.name} to accept requests")
+        return self
+
+    def _wait(self, condition: Callable[[], bool], what: str) -> None:
+        deadline = time.monotonic() + self.startup_timeout
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise ServiceError(f"{self.name} exited with {self.process.returncode}: {self.log_tail()}")
+            if condition():
+                return
+            time.sleep(0.1)
+        self.stop()
+        raise ServiceError(f"timed out waiting for {what}: {self.log_tail()}")
+
+    def log_tail(self, lines: int = 20) -> str:
+        if not self.log_path.exists():
+            return "(no log)"
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """SIGTERM the process group, SIGKILL it if it lingers."""
+        if self.process is None:
+            return
+        process, self.process = self.process, None
+        if process.poll() is None:
+            for sig in (signal.SIGTERM, signal.SIGKILL):
+                try:
+                    os.killpg(process.pid, sig)
+                except ProcessLookupError:
+                    break
+                try:
+                    process.wait(timeout=timeout)
+                    break
+                except subprocess.TimeoutExpired:
+                    continue
+        if self._owns_workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+def _rpc_ok(url: str, payload: dict[str, object] | None, method: str = "POST") -> bool:
+    try:
+        response = httpx.request(method, url, json=payload, timeout=1.0)
+    except httpx.HTTPError:
+        return False
+    return response.status_code == 200
+
+
+class Anvil(Service):
+    """A foundry anvil node on automine, funded with ape's (= anvil's) test mnemonic."""
+
+    name = "anvil"
+
+    def __init__(self, port: int | None = None, chain_id: int = 31337, workdir: Path | None = None) -> None:
+        super().__init__(workdir)
+        self.port = port or free_port()
+        self.chain_id = chain_id
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def command(self) -> list[str]:
+        return [
+            node_tool("anvil"),
+            "--host", "127.0.0.1",
+            "--port", str(self.port),
+            "--chain-id", str(self.chain_id),
+            "--accounts", "20",
+            "--balance", "100000",
+            "--hardfork", "prague",
+            "--state", str(self.workdir / "state.json"),
+        ]  # fmt: skip
+
+    def is_ready(self) -> bool:
+        return _rpc_ok(self.url, {"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []})
+
+
+class IpfsDaemon(Service):
+    """A js-ipfs daemon speaking the Kubo RPC API, closed to the outside world."""
+
+    name = "ipfs"
+
+    def __init__(self, workdir: Path | None = None) -> None:
+        super().__init__(workdir)
+        self.repo = self.workdir / "repo"
+        self.api_port = free_port()
+        self.gateway_port = free_port()
+        self.swarm_port = free_port()
+        self.peer_id = ""
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    @property
+    def api_multiaddr(self) -> str:
+        return f"/ip4/127.0.0.1/tcp/{self.api_port}/http"
+
+    @property
+    def swarm_multiaddr(self) -> str:
+        return f"/ip4/127.0.0.1/tcp/{self.swarm_port}/p2p/{self.peer_id}"
+
+    def environment(self) -> dict[str, str]:
+        return {**os.environ, "IPFS_PATH": str(self.repo)}
+
+    def command(self) -> list[str]:
+        return [node_tool("jsipfs"), "daemon", "--enable-preload=false"]
+
+    def start(self) -> Self:
+        if self.process is None:
+            self._init_repo()
+        return super().start()
+
+    def _init_repo(self) -> None:
+        config_path = self.repo / "config"
+        if not config_path.exists():
+            subprocess.run(
+                [node_tool("jsipfs"), "init", "--profile=test", "--empty-repo"],
+                env=self.environment(),
+                check=True,
+                capture_output=True,
+                timeout=120,
+            )
+        config = json.loads(config_path.read_text())
+        config["Addresses"] = {
+            "Swarm": [f"/ip4/127.0.0.1/tcp/{self.swarm_port}"],
+            "API": self.api_multiaddr.removesuffix("/http"),
+            "Gateway": f"/ip4/127.0.0.1/tcp/{self.gateway_port}",
+            "RPC": f"/ip4/127.0.0.1/tcp/{free_port()}",
+            "Delegates": [],
+            "Announce": [],
+            "NoAnnounce": [],
+        }
+        config["Bootstrap"] = []
+        config["Discovery"] = {"MDNS": {"Enabled": False}, "webRTCStar": {"Enabled": False}}
+        config["Routing"] = {"Type": "none"}
+        config_path.write_text(json.dumps(config, indent=2))
+        self.peer_id = config["Identity"]["PeerID"]
+
+    def is_ready(self) -> bool:
+        return _rpc_ok(f"{self.api_url}/api/v0/id", None)
