@@ -1,0 +1,171 @@
+"""Deterministic local training with traced checkpoints.
+
+Given (global weights, shard, seed, hyper-parameters) the result is bit-identical on the same
+machine: deterministic kernels, a fixed thread count, the batch of step ``s`` drawn from a private
+``torch.Generator`` seeded by ``sha256(seed, s)`` (so a replay starting at any step draws the same
+batches), no dropout and no global RNG. Optimizers are written out here, so a checkpoint (weights
+plus optimizer state) is all that is needed to resume at its step.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from agents.learning.codec import State, TensorSpec, decode_state, encode_state
+from agents.learning.dataset import Dataset
+from agents.learning.hashing import sha256
+from agents.learning.hyperparams import HyperParams
+from agents.learning.skills.registry import Skill, load_model
+
+TRAIN_THREADS = 1
+ADAM_BETAS = (0.9, 0.999)
+ADAM_EPS = 1e-8
+MODEL_PREFIX = "model."
+OPT_PREFIX = "opt."
+
+
+@contextmanager
+def deterministic_torch(threads: int = TRAIN_THREADS) -> Iterator[None]:
+    """Deterministic algorithms and a fixed intra-op thread count, restored afterwards."""
+    old_threads, old_det = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
+    torch.set_num_threads(threads)
+    torch.use_deterministic_algorithms(True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(old_det)
+        torch.set_num_threads(old_threads)
+
+
+def batch_indices(seed: int, step: int, shard_size: int, batch_size: int) -> torch.Tensor:
+    """Indices (with replacement) of the batch used at ``step``; depends only on (seed, step)."""
+    step_seed = int.from_bytes(sha256(f"aoai-batch:{seed}:{step}".encode())[:8], "big") >> 1
+    generator = torch.Generator().manual_seed(step_seed)
+    return torch.randint(shard_size, (batch_size,), generator=generator)
+
+
+def checkpoint_steps(hp: HyperParams) -> list[int]:
+    """Steps at which checkpoints are taken: 0, K, 2K, ... and the last step."""
+    return sorted({*range(0, hp.local_steps, hp.checkpoint_every), hp.local_steps})
+
+
+def _slots(hp: HyperParams) -> tuple[str, ...]:
+    if hp.optimizer == "adam":
+        return ("m", "v")
+    return ("m",) if hp.momentum > 0 else ()
+
+
+def checkpoint_spec(model_spec: Mapping[str, TensorSpec], hp: HyperParams) -> dict[str, TensorSpec]:
+    """Tensors of a checkpoint: ``model.<name>`` and the optimizer's ``opt.<slot>.<name>``."""
+    spec = {MODEL_PREFIX + name: s for name, s in model_spec.items()}
+    for slot in _slots(hp):
+        spec.update({f"{OPT_PREFIX}{slot}.{name}": s for name, s in model_spec.items()})
+    return spec
+
+
+def initial_checkpoint(global_state: Mapping[str, torch.Tensor], hp: HyperParams) -> State:
+    """Checkpoint 0: the global weights and zeroed optimizer state."""
+    checkpoint = {MODEL_PREFIX + name: t.clone() for name, t in global_state.items()}
+    for slot in _slots(hp):
+        checkpoint.update(
+            {f"{OPT_PREFIX}{slot}.{name}": torch.zeros_like(t) for name, t in global_state.items()}
+        )
+    return checkpoint
+
+
+def model_part(checkpoint: Mapping[str, torch.Tensor]) -> State:
+    """The model weights held in a checkpoint."""
+    return {
+        name.removeprefix(MODEL_PREFIX): t for name, t in checkpoint.items() if name.startswith(MODEL_PREFIX)
+    }
+
+
+def decode_checkpoint(data: bytes, skill: Skill, config: Mapping[str, Any], hp: HyperParams) -> State:
+    """Strictly decode checkpoint bytes published by a trainer."""
+    return decode_state(data, checkpoint_spec(skill.spec(config), hp))
+
+
+@torch.no_grad()
+def _apply_step(
+    params: Mapping[str, torch.Tensor], grads: list[torch.Tensor], opt: State, hp: HyperParams, step: int
+) -> None:
+    for (name, p), g in zip(params.items(), grads, strict=True):
+        if hp.optimizer == "adam":
+            m, v = opt[f"{OPT_PREFIX}m.{name}"], opt[f"{OPT_PREFIX}v.{name}"]
+            b1, b2 = ADAM_BETAS
+            m.mul_(b1).add_(g, alpha=1 - b1)
+            v.mul_(b2).addcmul_(g, g, value=1 - b2)
+            m_hat = m / (1 - b1 ** (step + 1))
+            v_hat = v / (1 - b2 ** (step + 1))
+            p.sub_(hp.lr * m_hat / (v_hat.sqrt() + ADAM_EPS))
+        elif hp.momentum > 0:
+            m = opt[f"{OPT_PREFIX}m.{name}"]
+            m.mul_(hp.momentum).add_(g)
+            p.sub_(hp.lr * m)
+        else:
+            p.sub_(hp.lr * g)
+
+
+def run_steps(
+    skill: Skill,
+    config: Mapping[str, Any],
+    checkpoint: Mapping[str, torch.Tensor],
+    anchor: Mapping[str, torch.Tensor],
+    shard: Dataset,
+    seed: int,
+    hp: HyperParams,
+    start: int,
+    stop: int,
+) -> State:
+    """Resume from ``checkpoint`` (taken at step ``start``) and return the checkpoint at step ``stop``.
+
+    ``anchor`` holds the global weights, the centre of the FedProx term when ``hp.mu`` > 0.
+    """
+    with deterministic_torch():
+        model = load_model(skill, config, model_part(checkpoint))
+        params = dict(model.named_parameters())
+        opt = {name: t.clone() for name, t in checkpoint.items() if name.startswith(OPT_PREFIX)}
+        for step in range(start, stop):
+            idx = batch_indices(seed, step, len(shard), hp.batch_size)
+            loss = skill.loss(model, shard.inputs[idx], shard.targets[idx])
+            if hp.mu > 0:
+                loss = loss + hp.mu / 2 * sum(((p - anchor[n]) ** 2).sum() for n, p in params.items())
+            grads = torch.autograd.grad(loss, list(params.values()))
+            _apply_step(params, list(grads), opt, hp, step)
+    return {**{MODEL_PREFIX + n: t.detach().clone() for n, t in model.state_dict().items()}, **opt}
+
+
+@dataclass(frozen=True)
+class LocalTraining:
+    """A trainer's result: final weights, the published update (final - global) and the traced checkpoints."""
+
+    state: State
+    update: State
+    checkpoints: tuple[bytes, ...]
+    steps: tuple[int, ...]
+
+
+def train_locally(
+    skill: Skill,
+    config: Mapping[str, Any],
+    global_state: Mapping[str, torch.Tensor],
+    shard: Dataset,
+    seed: int,
+    hp: HyperParams,
+) -> LocalTraining:
+    """Run ``hp.local_steps`` steps from the global weights, checkpointing at :func:`checkpoint_steps`."""
+    steps = checkpoint_steps(hp)
+    checkpoint = initial_checkpoint(global_state, hp)
+    blobs = [encode_state(checkpoint)]
+    for start, stop in itertools.pairwise(steps):
+        checkpoint = run_steps(skill, config, checkpoint, global_state, shard, seed, hp, start, stop)
+        blobs.append(encode_state(checkpoint))
+    final = model_part(checkpoint)
+    update = {name: final[name] - global_state[name] for name in final}
+    return LocalTraining(state=final, update=update, checkpoints=tuple(blobs), steps=tuple(steps))

@@ -1,0 +1,131 @@
+"""Content-addressed weight store over an IPFS daemon's RPC API (js-ipfs or Kubo).
+
+Objects are added as CIDv1 in base32 (``bafy...``) and pinned; the same bytes give the same CID.
+Every ``get`` is checked against the keccak256 of the expected bytes (the hash the chain stores, so
+contracts can compare it with ``keccak256``), against a maximum size, and bounded in time: js-ipfs
+blocks forever on ``cat`` of content it cannot find, so each call has a timeout (also passed to
+the daemon) and a limited number of retries. All failures raise :class:`WeightStoreError`.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+import httpx
+import ipfshttpclient
+
+from agents.learning.codec import DEFAULT_MAX_BYTES
+from agents.learning.errors import WeightStoreError
+from agents.learning.hashing import keccak256
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    """Where bytes live (``cid``) and what they hash to (``keccak256``, 32 bytes)."""
+
+    cid: str
+    keccak256: bytes
+    size: int
+
+
+class WeightStore:
+    """Put and get weight bytes by CID through one IPFS daemon.
+
+    ``api`` is the daemon's RPC multiaddr (``/ip4/127.0.0.1/tcp/5001/http``). ``timeout`` bounds each
+    call in seconds; failed calls are retried ``retries`` times after ``backoff`` seconds, so a
+    ``get`` of missing content fails after about ``(retries + 1) * timeout`` seconds.
+    """
+
+    def __init__(
+        self,
+        api: str,
+        timeout: float = 30.0,
+        retries: int = 2,
+        backoff: float = 0.5,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+    ) -> None:
+        self.api = api
+        self.timeout = timeout
+        self.retries = retries
+        self.backoff = backoff
+        self.max_bytes = max_bytes
+        # Built directly: ipfshttpclient.connect() refuses daemon versions it does not know (js-ipfs 0.18).
+        self._client = ipfshttpclient.Client(api, timeout=timeout)
+        host, port = api.split("/")[2], api.split("/")[4]
+        self._http_base = f"http://{host}:{port}/api/v0"
+
+    def _call(self, what: str, fn: Callable[[], T]) -> T:
+        last: Exception | None = None
+        for attempt in range(self.retries + 1):
+            if attempt:
+                time.sleep(self.backoff)
+            try:
+                with warnings.catch_warnings():
+                    warnings.filterwarnings("ignore", category=FutureWarning, module="urllib3")
+                    return fn()
+            except (ipfshttpclient.exceptions.Error, httpx.HTTPError) as exc:
+                last = exc
+        raise WeightStoreError(f"IPFS {what} via {self.api} failed after {self.retries + 1} attempts: {last}")
+
+    @property
+    def _daemon_timeout(self) -> str:
+        """The daemon gives up slightly before the client does, so its clearer error wins."""
+        return f"{int(self.timeout * 900)}ms"
+
+    def put(self, data: bytes, pin: bool = True) -> StoredObject:
+        """Add (and pin) ``data``; returns its CIDv1 and keccak256."""
+        if len(data) > self.max_bytes:
+            raise WeightStoreError(f"{len(data)} bytes exceeds the store limit of {self.max_bytes}")
+        opts = {"cid-version": 1, "cid-base": "base32", "pin": pin}
+        cid = self._call("add", lambda: self._client.add_bytes(data, opts=opts))
+        return StoredObject(cid=str(cid), keccak256=keccak256(data), size=len(data))
+
+    def get(self, cid: str, expected_keccak256: bytes) -> bytes:
+        """The bytes of ``cid`` if at most ``max_bytes`` long and hashing to ``expected_keccak256``."""
+        opts = {"length": self.max_bytes + 1, "timeout": self._daemon_timeout}
+        data = self._call("cat " + cid, lambda: self._client.cat(cid, opts=opts, timeout=self.timeout))
+        if len(data) > self.max_bytes:
+            raise WeightStoreError(f"{cid} is larger than the limit of {self.max_bytes} bytes")
+        if keccak256(data) != expected_keccak256:
+            raise WeightStoreError(f"{cid}: content does not match the expected keccak256")
+        return bytes(data)
+
+    def pin(self, cid: str) -> None:
+        """Pin ``cid`` on this daemon (fetching it if needed) so garbage collection keeps it."""
+        self._call(
+            "pin " + cid,
+            lambda: self._client.pin.add(cid, opts={"timeout": self._daemon_timeout}, timeout=self.timeout),
+        )
+
+    def unpin(self, cid: str) -> None:
+        self._call("unpin " + cid, lambda: self._client.pin.rm(cid, timeout=self.timeout))
+
+    def pinned(self) -> set[str]:
+        """CIDs pinned recursively, in base32 CIDv1 form."""
+        response = self._call(
+            "pin ls", lambda: self._rpc("pin/ls", {"type": "recursive", "cid-base": "base32"})
+        )
+        keys = response.get("Keys", {})
+        return set(keys) if isinstance(keys, dict) else set()
+
+    def connect(self, peer: str) -> None:
+        """Connect to a peer by swarm multiaddr ending in ``/p2p/<peer id>``.
+
+        Uses the RPC directly: ipfshttpclient 0.8.0a2's ``swarm.connect`` splits the address into characters.
+        """
+        self._call("swarm connect", lambda: self._rpc("swarm/connect", {"arg": peer}))
+
+    def _rpc(self, command: str, params: dict[str, str]) -> dict[str, object]:
+        response = httpx.post(f"{self._http_base}/{command}", params=params, timeout=self.timeout)
+        response.raise_for_status()
+        result: dict[str, object] = response.json()
+        return result
+
+    def close(self) -> None:
+        self._client.close()
