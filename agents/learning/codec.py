@@ -63,7 +63,7 @@ def encode_state(state: Mapping[str, torch.Tensor]) -> bytes:
         tensor = state[name].detach().cpu().contiguous()
         if tensor.dtype not in _DTYPE_NAMES:
             raise WeightFormatError(f"tensor {name!r}: dtype {tensor.dtype} is not supported")
-        data = tensor.view(torch.uint8).numpy().tobytes() if tensor.numel() else b""
+        data = tensor.reshape(-1).view(torch.uint8).numpy().tobytes()  # little-endian, as on x86/ARM
         header[name] = {
             "data_offsets": [offset, offset + len(data)],
             "dtype": _DTYPE_NAMES[tensor.dtype],

@@ -54,4 +54,4 @@ def aggregate(
     if unknown:
         raise AggregationInputError(f"rule {spec.name} takes no parameters {sorted(unknown)}")
     kwargs = {**spec.defaults, **params}
-    return spec.fn(updates, weights, **kwargs) if spec.weighted else spec.fn(updates, **kwargs)
+    return spec.fn(updates, weights=weights, **kwargs) if spec.weighted else spec.fn(updates, **kwargs)

@@ -1,0 +1,74 @@
+"""The IPFS weight store against real js-ipfs daemons."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import torch
+
+from agents.devnet.services import IpfsDaemon, free_port
+from agents.learning.codec import spec_of
+from agents.learning.compression import decode_update, encode_update
+from agents.learning.errors import WeightStoreError
+from agents.learning.hashing import keccak256
+from agents.learning.weightstore import WeightStore
+
+pytestmark = pytest.mark.services
+MISSING_CID = "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy"
+
+
+def test_round_trip_pins_and_is_content_addressed(ipfs_pair: tuple[IpfsDaemon, IpfsDaemon]) -> None:
+    store = WeightStore(ipfs_pair[0].api_multiaddr, timeout=10)
+    data = b"weights " * 50_000
+    stored = store.put(data)
+    assert stored.cid.startswith("bafy") and stored.keccak256 == keccak256(data) and stored.size == len(data)
+    assert store.put(data).cid == stored.cid
+    assert store.get(stored.cid, stored.keccak256) == data
+    assert stored.cid in store.pinned()
+    store.unpin(stored.cid)
+    assert stored.cid not in store.pinned()
+    with pytest.raises(WeightStoreError, match="does not match the expected keccak256"):
+        store.get(stored.cid, keccak256(b"something else"))
+
+
+def test_size_limits(ipfs_pair: tuple[IpfsDaemon, IpfsDaemon]) -> None:
+    big = WeightStore(ipfs_pair[0].api_multiaddr, timeout=10)
+    small = WeightStore(ipfs_pair[0].api_multiaddr, timeout=10, max_bytes=1000)
+    stored = big.put(b"x" * 5000)
+    with pytest.raises(WeightStoreError, match="larger than the limit"):
+        small.get(stored.cid, stored.keccak256)
+    with pytest.raises(WeightStoreError, match="exceeds the store limit"):
+        small.put(b"x" * 1001)
+
+
+def test_missing_cid_fails_within_the_timeout(ipfs_pair: tuple[IpfsDaemon, IpfsDaemon]) -> None:
+    store = WeightStore(ipfs_pair[0].api_multiaddr, timeout=2, retries=1, backoff=0.1)
+    began = time.monotonic()
+    with pytest.raises(WeightStoreError, match=f"cat {MISSING_CID}.*2 attempts"):
+        store.get(MISSING_CID, b"\0" * 32)
+    assert time.monotonic() - began < 2 * 2 + 2
+
+
+def test_daemon_down_is_a_clear_error() -> None:
+    store = WeightStore(f"/ip4/127.0.0.1/tcp/{free_port()}/http", timeout=2, retries=1, backoff=0.1)
+    began = time.monotonic()
+    with pytest.raises(WeightStoreError, match=r"add .* failed after 2 attempts"):
+        store.put(b"abc")
+    with pytest.raises(WeightStoreError, match="cat"):
+        store.get(MISSING_CID, b"\0" * 32)
+    assert time.monotonic() - began < 5
+
+
+def test_two_daemons_exchange_weights(ipfs_pair: tuple[IpfsDaemon, IpfsDaemon]) -> None:
+    a, b = ipfs_pair
+    store_a, store_b = WeightStore(a.api_multiaddr, timeout=20), WeightStore(b.api_multiaddr, timeout=20)
+    g = torch.Generator().manual_seed(0)
+    update = {"layer.weight": torch.randn(300, 400, generator=g), "layer.bias": torch.randn(300, generator=g)}
+    stored = store_a.put(encode_update(update, "fp16"))
+    store_b.connect(a.swarm_multiaddr)
+    fetched = store_b.get(stored.cid, stored.keccak256)
+    restored = decode_update(fetched, spec_of(update), "fp16")
+    assert all(torch.allclose(restored[k], update[k], rtol=1e-3, atol=1e-3) for k in update)
+    store_b.pin(stored.cid)
+    assert stored.cid in store_b.pinned()
