@@ -1,0 +1,172 @@
+"""Constants and helpers shared by the protocol tests: the default job spec, commitments as the contracts
+compute them, and `Flow`, which drives rounds through their phases the way honest agents do."""
+
+from dataclasses import dataclass
+
+from eth_abi import encode
+from eth_utils import keccak
+
+ETHER = 10**18
+AOAI = 10**18
+TRAINER, VERIFIER, AGGREGATOR = 0, 1, 2
+
+# Phases of ITrainingRounds.Phase
+NONE, COMMIT, REVEAL, CHALLENGE, AGGREGATION, PROPOSAL, FINALIZED, EMPTY = range(8)
+# Slot status
+OPEN, CLAIMED, COMMITTED, PENALIZED = range(4)
+# IDisputes.Status
+PENDING, UPHELD, REJECTED, DISMISSED = 1, 2, 3, 4
+
+UNBONDING_DELAY = 7 * 24 * 3600
+REWARD_SHARE_BPS = 5_000
+
+DEFAULT_SPEC = {
+    "architectureId": keccak(text="mlp-digits"),
+    "configHash": keccak(text="config"),
+    "initialWeightsCID": "bafkreiinitialweights",
+    "initialWeightsHash": keccak(text="weights-0"),
+    "datasetManifestCID": "bafkreidatasetmanifest",
+    "hyperparamsHash": keccak(text="hyperparams"),
+    "shardCount": 16,
+    "aggregationRule": 1,
+    "parentJobId": 0,
+    "parentGeneration": 0,
+    "rewardPerUpdate": 100 * AOAI,
+    "verifierRewardPerUpdate": 10 * AOAI,
+    "aggregatorReward": 50 * AOAI,
+    "trainerStake": 1 * ETHER,
+    "verifierStake": 1 * ETHER,
+    "aggregatorStake": 2 * ETHER,
+    "challengeBond": ETHER // 10,
+    "panelPenalty": ETHER // 20,
+    "missedRevealPenalty": ETHER // 5,
+    "minSlots": 3,
+    "maxSlots": 8,
+    "attestationQuorum": 1,
+    "panelSize": 3,
+    "claimTtl": 600,
+    "commitPhase": 3600,
+    "revealPhase": 600,
+    "challengePhase": 1800,
+    "proposalPhase": 1800,
+    "voteCommitPhase": 600,
+    "voteRevealPhase": 600,
+}
+
+SPEC_FIELDS = list(DEFAULT_SPEC)
+
+
+def spec_tuple(**overrides):
+    """A JobSpec as the ABI wants it (a tuple in field order), from the defaults and `overrides`."""
+    spec = {**DEFAULT_SPEC, **overrides}
+    return tuple(spec[name] for name in SPEC_FIELDS)
+
+
+def commitment_of(cid: str, update_hash: bytes, trace_root: bytes, salt: bytes, trainer) -> bytes:
+    """keccak256(abi.encode(updateCID, updateHash, traceRoot, salt, trainer)), as the contract checks it."""
+    return keccak(
+        encode(
+            ["string", "bytes32", "bytes32", "bytes32", "address"],
+            [cid, update_hash, trace_root, salt, str(trainer)],
+        )
+    )
+
+
+def vote_commitment(dispute_id: int, upheld: bool, salt: bytes, voter) -> bytes:
+    return keccak(encode(["uint256", "bool", "bytes32", "address"], [dispute_id, upheld, salt, str(voter)]))
+
+
+def proposal_digest(cid: str, weights_hash: bytes, metrics) -> bytes:
+    return keccak(encode(["string", "bytes32", "int256[]"], [cid, weights_hash, list(metrics)]))
+
+
+def bits(*slots: int) -> int:
+    return sum(1 << s for s in slots)
+
+
+@dataclass(frozen=True)
+class Update:
+    """One trainer's update as it commits and reveals it."""
+
+    trainer: object
+    slot: int
+    cid: str
+    update_hash: bytes
+    trace_root: bytes
+    salt: bytes
+
+    @classmethod
+    def make(cls, trainer, slot: int, tag: str = "") -> "Update":
+        seed = f"{trainer.address}-{slot}-{tag}"
+        return cls(
+            trainer=trainer,
+            slot=slot,
+            cid=f"bafybeiupdate{keccak(text=seed).hex()[:40]}",
+            update_hash=keccak(text=f"hash-{seed}"),
+            trace_root=keccak(text=f"trace-{seed}"),
+            salt=keccak(text=f"salt-{seed}"),
+        )
+
+    @property
+    def commitment(self) -> bytes:
+        return commitment_of(self.cid, self.update_hash, self.trace_root, self.salt, self.trainer)
+
+    def reveal_args(self, round_id: int):
+        return (round_id, self.slot, self.cid, self.update_hash, self.trace_root, self.salt)
+
+
+class Flow:
+    """Drives rounds the way honest agents do; each step returns what the next needs."""
+
+    def __init__(self, chain, protocol, verifiers, aggregator):
+        self.chain = chain
+        self.p = protocol
+        self.verifiers = verifiers
+        self.aggregator = aggregator
+
+    def advance(self, seconds: int):
+        self.chain.pending_timestamp += seconds
+        self.chain.mine()
+
+    def commit(self, round_id, trainers, tag=""):
+        updates = []
+        for slot, trainer in enumerate(trainers):
+            update = Update.make(trainer, slot, tag)
+            self.p.rounds.claimAndCommit(round_id, slot, update.commitment, sender=trainer)
+            updates.append(update)
+        return updates
+
+    def reveal(self, round_id, updates):
+        for update in updates:
+            self.p.rounds.reveal(*update.reveal_args(round_id), sender=update.trainer)
+        # The verification seed reads the hash of the last reveal's block: one more block.
+        self.chain.mine()
+
+    def attest(self, round_id, slots, verifiers=None):
+        for verifier in verifiers or self.verifiers[:1]:
+            qualities = [1000 + s for s in range(bin(slots).count("1"))]
+            self.p.rounds.attest(round_id, slots, qualities, sender=verifier)
+
+    def propose(self, round_id, slots, tag="g", metrics=(-12_345, 987_000), sender=None):
+        cid = f"bafybeigeneration{tag}{round_id}"
+        weights_hash = keccak(text=f"weights-{tag}-{round_id}")
+        self.p.rounds.propose(
+            round_id, cid, weights_hash, list(metrics), slots, sender=sender or self.aggregator
+        )
+        return cid, weights_hash, list(metrics)
+
+    def finalize(self, round_id, proposal, sender=None):
+        info = self.p.rounds.proposalOf(round_id)
+        if not info.finalizable:
+            self.advance(self.p.rounds.jobConfig(self.p.rounds.jobOf(round_id)).proposalPhase + 1)
+        return self.p.rounds.finalize(round_id, *proposal, sender=sender or self.aggregator)
+
+    def full_round(self, round_id, trainers, tag=""):
+        """Commit, reveal, attest (quorum 1), propose and finalize with every trainer honest."""
+        updates = self.commit(round_id, trainers, tag)
+        self.reveal(round_id, updates)
+        slots = bits(*(u.slot for u in updates))
+        self.attest(round_id, slots)
+        proposal = self.propose(round_id, slots, tag=tag or "g")
+        receipt = self.finalize(round_id, proposal)
+        return updates, proposal, receipt
