@@ -86,18 +86,25 @@ def test_geometric_median_matches_naive_weiszfeld(gen: torch.Generator) -> None:
     assert np.linalg.norm(ours - x[1:].numpy().mean(0)) < 1.0  # the outlier barely moves it
 
 
+def naive_centered_clipping(x: np.ndarray, tau: float, center: np.ndarray, iters: int) -> np.ndarray:
+    v = center.astype(np.float64)
+    for _ in range(iters):
+        step = np.zeros_like(v)
+        for i in range(len(x)):
+            diff = x[i].astype(np.float64) - v
+            norm = np.linalg.norm(diff)
+            step += diff if norm <= tau else diff * tau / norm
+        v = v + step / len(x)
+    return v
+
+
 def test_centered_clipping_matches_naive_loop(gen: torch.Generator) -> None:
     x = torch.randn(7, 30, generator=gen) * 3
     center = torch.randn(30, generator=gen)
-    v = center.double().numpy()
-    xn = x.double().numpy()
-    for _ in range(3):
-        step = np.zeros_like(v)
-        for i in range(len(xn)):
-            diff = xn[i] - v
-            step += diff * min(1.0, 2.0 / np.linalg.norm(diff))
-        v = v + step / len(xn)
-    assert np.allclose(centered_clipping(x, tau=2.0, center=center, iterations=3).numpy(), v, atol=1e-5)
+    expected = naive_centered_clipping(x.numpy(), 2.0, center.numpy(), 3)
+    assert np.allclose(
+        centered_clipping(x, tau=2.0, center=center, iterations=3).numpy(), expected, atol=1e-5
+    )
 
 
 def test_large_blocks_agree_with_reference(gen: torch.Generator) -> None:
@@ -108,6 +115,16 @@ def test_large_blocks_agree_with_reference(gen: torch.Generator) -> None:
     assert np.allclose(
         krum_scores(x[:, :1000], 1).numpy(), naive_krum_scores(x[:, :1000].numpy(), 1), rtol=1e-5
     )
+
+
+def test_distances_stay_accurate_for_nearly_identical_updates(gen: torch.Generator) -> None:
+    """Updates sharing a large common part: plain float32 Gram entries would cancel catastrophically."""
+    common = 10.0 * torch.randn(200_000, generator=gen)
+    x = common + 1e-3 * torch.randn(9, 200_000, generator=gen)
+    assert np.allclose(krum_scores(x, 2).numpy(), naive_krum_scores(x.numpy(), 2), rtol=1e-3)
+    expected = naive_centered_clipping(x.numpy(), 0.1, x[0].numpy(), 2) - x[0].double().numpy()
+    moved = centered_clipping(x, tau=0.1, center=x[0], iterations=2).double().numpy() - x[0].double().numpy()
+    assert np.linalg.norm(moved - expected) < 1e-2 * np.linalg.norm(expected)
 
 
 honest_rows = st.integers(3, 9).flatmap(

@@ -1,7 +1,8 @@
 """Vectorised building blocks over a stacked ``n x d`` float32 update tensor.
 
-Column blocks keep temporaries small and cache-resident; sorting blocks are shared by a small thread
-pool (numpy releases the GIL in its kernels). Nothing loops over clients or coordinates.
+Work runs over column blocks (bounded temporaries, float64 sums across blocks); sorting blocks are
+shared by a small thread pool (numpy releases the GIL in its kernels). Nothing loops over clients
+or coordinates.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ import torch
 from agents.learning.aggregation.validation import check_finite
 from agents.learning.errors import AggregationInputError
 
-GRAM_BLOCK = 1 << 18
+GRAM_BLOCK = 1 << 20
+CANCELLATION_RATIO = 1e-2
 SORT_BLOCK = 1 << 13
 NETWORK_MAX_N = 24
 T = TypeVar("T")
@@ -37,25 +39,40 @@ def weighted_sum(updates: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     return check_finite(weights.to(torch.float32) @ updates)
 
 
-def gram_matrix(updates: torch.Tensor, extra: torch.Tensor | None = None) -> torch.Tensor:
-    """float64 Gram matrix of the rows (plus ``extra`` as a last row), after subtracting the row mean.
-
-    Centring leaves pairwise distances unchanged and avoids cancellation in
-    ``|a - b|^2 = G_aa + G_bb - 2 G_ab``. A non-finite input row makes the matrix non-finite.
-    """
+def _blocked_gram(updates: torch.Tensor, extra: torch.Tensor | None, centre: bool) -> torch.Tensor:
+    """Gram matrix of the rows (and ``extra``), float32 products per column block summed in float64."""
     n, d = updates.shape
+    total = torch.zeros(n + (extra is not None), n + (extra is not None), dtype=torch.float64)
+    for start in range(0, d, GRAM_BLOCK):
+        cols = updates[:, start : start + GRAM_BLOCK]
+        other = None if extra is None else extra[start : start + GRAM_BLOCK]
+        if centre:
+            mean = cols.mean(dim=0)
+            cols = cols - mean
+            other = None if other is None else other - mean
+        block = cols @ cols.T
+        if other is not None:
+            cross = cols @ other
+            block = torch.cat(
+                [torch.cat([block, cross[:, None]], dim=1), torch.cat([cross, (other @ other)[None]])[None]]
+            )
+        total += block.double()
+    return check_finite(total)
 
-    def block(start: int, stop: int) -> torch.Tensor:
-        cols = updates[:, start:stop]
-        if extra is not None:
-            cols = torch.cat([cols, extra[None, start:stop]])
-        centred = cols - cols[:n].mean(dim=0)
-        return (centred @ centred.T).double()
 
-    # Sequential over blocks: each product already uses all intra-op threads.
-    return check_finite(
-        torch.stack([block(s, min(s + GRAM_BLOCK, d)) for s in range(0, d, GRAM_BLOCK)]).sum(dim=0)
-    )
+def gram_matrix(updates: torch.Tensor, extra: torch.Tensor | None = None) -> torch.Tensor:
+    """float64 Gram matrix of the rows, plus ``extra`` as a last row when given.
+
+    The plain product reads the updates once. When some pair of rows is so close, relative to the
+    largest norm, that ``|a - b|^2 = G_aa + G_bb - 2 G_ab`` would lose precision to float32
+    rounding, it is recomputed after subtracting the coordinate-wise mean of the rows (which leaves
+    every distance unchanged). A non-finite input row makes the matrix non-finite and is refused.
+    """
+    gram = _blocked_gram(updates, extra, centre=False)
+    closest = float(squared_distances(gram).fill_diagonal_(float("inf")).min())
+    if closest < CANCELLATION_RATIO * float(gram.diagonal().max()):
+        gram = _blocked_gram(updates, extra, centre=True)
+    return gram
 
 
 def squared_distances(gram: torch.Tensor) -> torch.Tensor:
