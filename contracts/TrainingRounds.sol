@@ -370,6 +370,8 @@ contract TrainingRounds is ITrainingRounds, AccessControl, ReentrancyGuard {
             emit VerifierRewardClaimed(roundId, msg.sender, units, share);
         }
         amount = _min(amount, _token.cap() - _token.totalSupply());
+        // Bounded by the token's cap (1e27 < 2**128).
+        _scores[msg.sender].earned += uint128(amount);
         _mintTo(msg.sender, amount);
     }
 
