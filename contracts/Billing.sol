@@ -39,6 +39,8 @@ contract Billing is IBilling, AccessControl, EIP712, ReentrancyGuardTransient {
         keccak256("Voucher(address user,address gateway,uint256 cumulativeAmount)");
     /// @notice The highest protocol fee, in basis points: 10%.
     uint256 public constant MAX_PROTOCOL_FEE_BPS = 1_000;
+    /// @notice The longest notice period: users get their credit back within a month.
+    uint256 public constant MAX_NOTICE_PERIOD = 30 days;
 
     uint256 private constant _BPS = 10_000;
 
@@ -62,11 +64,13 @@ contract Billing is IBilling, AccessControl, EIP712, ReentrancyGuardTransient {
 
     /// @param admin Holder of DEFAULT_ADMIN_ROLE: grants GATEWAY_ROLE and sets the protocol fee.
     /// @param token_ The AOAI token whose holders receive the revenue.
-    /// @param noticePeriod_ Seconds between a withdrawal request and the withdrawal; gateways must settle
-    /// the vouchers they hold within it.
+    /// @param noticePeriod_ Seconds between a withdrawal request and the withdrawal, at most
+    /// MAX_NOTICE_PERIOD; gateways must settle the vouchers they hold within it.
     constructor(address admin, IAOAIToken token_, uint256 noticePeriod_) EIP712("ActuallyOpenAI Billing", "1") {
         if (address(token_) == address(0)) revert BillingZeroToken();
-        if (noticePeriod_ == 0) revert BillingZeroNoticePeriod();
+        if (noticePeriod_ == 0 || noticePeriod_ > MAX_NOTICE_PERIOD) {
+            revert BillingInvalidNoticePeriod(noticePeriod_, MAX_NOTICE_PERIOD);
+        }
         _token = token_;
         _noticePeriod = noticePeriod_;
         _grantRole(DEFAULT_ADMIN_ROLE, admin);

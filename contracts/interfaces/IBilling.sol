@@ -40,8 +40,8 @@ interface IBilling {
     error BillingZeroTreasury();
     /// @dev The token is the zero address.
     error BillingZeroToken();
-    /// @dev The notice period is zero, which would give gateways no time to settle.
-    error BillingZeroNoticePeriod();
+    /// @dev A notice period of zero (no time for gateways to settle) or above `max` seconds.
+    error BillingInvalidNoticePeriod(uint256 noticePeriod, uint256 max);
     /// @dev `treasury` has no protocol fees to claim.
     error BillingNothingToClaim(address treasury);
     /// @dev `flushRevenue` was called while no revenue is pending.

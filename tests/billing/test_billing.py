@@ -33,11 +33,14 @@ def test_deployment(billing, token, admin, gateway, chain):
     assert billing_domain_of(billing) == billing_domain(chain.chain_id, billing.address)
 
 
-def test_constructor_rejects_zero_token_and_zero_notice(project, admin, token):
+def test_constructor_rejects_zero_token_and_bad_notice(project, admin, token):
     with ape.reverts(project.Billing.BillingZeroToken):
         admin.deploy(project.Billing, admin, ape.utils.ZERO_ADDRESS, NOTICE)
-    with ape.reverts(project.Billing.BillingZeroNoticePeriod):
-        admin.deploy(project.Billing, admin, token, 0)
+    month = 30 * 24 * 3600
+    for notice in (0, month + 1):
+        with ape.reverts(project.Billing.BillingInvalidNoticePeriod, noticePeriod=notice, max=month):
+            admin.deploy(project.Billing, admin, token, notice)
+    assert admin.deploy(project.Billing, admin, token, month).noticePeriod() == month
 
 
 def test_voucher_digest_matches_contract_and_eth_account(billing, domain, user, gateway):
