@@ -134,22 +134,19 @@ def _json_value(abi_type: str, value: Any) -> Any:
 def recover_signer(digest: bytes, signature: bytes) -> str:
     """The checksummed address that signed `digest` with a 65-byte `r ‖ s ‖ v` signature.
 
-    Applies the same rules as OpenZeppelin's ECDSA.tryRecover: 65 bytes, v in {27, 28} (0 and 1 are also
-    accepted, as eth-account emits them for raw hashes in some versions), s in the lower half of the curve
-    order, so a signature accepted here is accepted on-chain.
+    Applies the same rules as OpenZeppelin's ECDSA.tryRecover and the ecrecover precompile: 65 bytes,
+    v in {27, 28}, 0 < r < n, 0 < s <= n/2; so a signature accepted here is accepted on-chain.
     """
     if len(signature) != 65:
         raise InvalidSignature(f"signature must be 65 bytes, got {len(signature)}")
     r = int.from_bytes(signature[:32], "big")
     s = int.from_bytes(signature[32:64], "big")
     v = signature[64]
-    if v in (27, 28):
-        v -= 27
-    elif v not in (0, 1):
-        raise InvalidSignature(f"signature v must be 27 or 28, got {signature[64]}")
+    if v not in (27, 28):
+        raise InvalidSignature(f"signature v must be 27 or 28, got {v}")
     if not 0 < r < SECP256K1_N or not 0 < s <= _HALF_N:
         raise InvalidSignature("signature r or s out of range (high-s signatures are malleable)")
-    return to_checksum_address(_recover_public_key(digest, signature[:64] + bytes([v]))[-20:])
+    return to_checksum_address(_recover_public_key(digest, signature[:64] + bytes([v - 27]))[-20:])
 
 
 def _recover_with_coincurve(digest: bytes, rsv: bytes) -> bytes:

@@ -152,7 +152,8 @@ def test_tampered_amount_and_malformed_signatures_revert(billing, user, gateway,
     bad_signatures = [
         signature[:64],  # too short
         signature + b"\x00",  # too long
-        signature[:64] + bytes([signature[64] ^ 0x01]),  # other recovery id: another signer
+        signature[:64] + bytes([55 - signature[64]]),  # the other recovery id: another signer
+        signature[:64] + bytes([signature[64] - 27]),  # v of 0 or 1: refused by ecrecover
         b"\x00" * 65,  # r = s = 0
     ]
     with ape.reverts(billing.BillingInvalidSignature, index=0, user=user):

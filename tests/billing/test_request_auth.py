@@ -106,8 +106,9 @@ def test_malformed_signatures_are_refused(verifier, alice):
         ("0x" + signature[:64].hex(), "malformed X-AOAI-Signature: expected 65 bytes, got 64"),
         (signature.hex(), "malformed X-AOAI-Signature: expected 0x-prefixed hex"),
         ("0x" + signature[:64].hex() + "1d", "invalid signature: signature v must be 27 or 28, got 29"),
+        ("0x" + signature[:64].hex() + "00", "invalid signature: signature v must be 27 or 28, got 0"),
         (
-            "0x" + "00" * 65,
+            "0x" + "00" * 64 + "1b",
             "invalid signature: signature r or s out of range (high-s signatures are malleable)",
         ),
     ]:

@@ -44,6 +44,33 @@ def test_off_chain_verification_agrees_with_the_contract(billing, domain, users,
     assert not truncated.is_valid(domain)
 
 
+def test_off_chain_and_on_chain_accept_the_same_signatures(billing, domain, user, gateway):
+    """For the valid signature and each malformed variant, `is_valid` says what the contract will do."""
+    billing.deposit(sender=user, value=ETHER)
+    signed = sign_voucher(user, domain, gateway.address, ETHER)
+    sig = signed.signature
+    s = int.from_bytes(sig[32:64], "big")
+    variants = [
+        sig,
+        sig[:64] + bytes([55 - sig[64]]),
+        sig[:64] + bytes([sig[64] - 27]),
+        sig[:64] + b"\x1d",
+        sig[:32] + (typed_data.SECP256K1_N - s).to_bytes(32, "big") + bytes([55 - sig[64]]),
+        sig[:64],
+        b"\x00" * 65,
+        (typed_data.SECP256K1_N + 1).to_bytes(32, "big") + sig[32:],
+    ]
+    for variant in variants:
+        candidate = SignedVoucher(signed.voucher, variant)
+        try:
+            billing.redeem.call(signed.voucher.as_tuple(), variant, sender=gateway)
+            accepted_on_chain = True
+        except ape.exceptions.ContractLogicError:
+            accepted_on_chain = False
+        assert candidate.is_valid(domain) == accepted_on_chain, variant.hex()
+    assert SignedVoucher(signed.voucher, sig).is_valid(domain)
+
+
 def test_both_recovery_backends_agree():
     digest = keccak(b"digest")
     for seed in range(5):
