@@ -4,7 +4,7 @@ pragma solidity ^0.8.24;
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {ERC20} from "@openzeppelin/contracts/token/ERC20/ERC20.sol";
 import {ERC20Capped} from "@openzeppelin/contracts/token/ERC20/extensions/ERC20Capped.sol";
-import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
 import {IAOAIToken} from "./interfaces/IAOAIToken.sol";
@@ -18,7 +18,7 @@ import {IAOAIToken} from "./interfaces/IAOAIToken.sol";
 /// past ones, and a claim is O(1) whatever the number of holders or deposits. The remainder that a deposit's
 /// division leaves is carried into the next deposit, so rounding loses at most one wei per holder per
 /// claim, never a growing sum. No role can move deposited or unclaimed ETH: the only way out is a claim.
-contract AOAIToken is IAOAIToken, ERC20Capped, AccessControl, ReentrancyGuard {
+contract AOAIToken is IAOAIToken, ERC20Capped, AccessControl, ReentrancyGuardTransient {
     using SafeCast for uint256;
 
     bytes32 public constant MINTER_ROLE = keccak256("MINTER_ROLE");
@@ -26,10 +26,15 @@ contract AOAIToken is IAOAIToken, ERC20Capped, AccessControl, ReentrancyGuard {
     uint256 private constant _MAX_SUPPLY = 1_000_000_000 ether;
     uint256 private constant _MAGNITUDE = 2 ** 128;
 
+    /// @dev Both totals in one slot, so that a claim updates a slot already written by the first deposit.
+    struct DividendTotals {
+        uint128 deposited;
+        uint128 withdrawn;
+    }
+
     uint256 private _magnifiedDividendPerShare;
     uint256 private _magnifiedRemainder;
-    uint256 private _totalDeposited;
-    uint256 private _totalWithdrawn;
+    DividendTotals private _totals;
     mapping(address account => int256) private _magnifiedCorrections;
     mapping(address account => uint256) private _withdrawn;
 
@@ -58,7 +63,7 @@ contract AOAIToken is IAOAIToken, ERC20Capped, AccessControl, ReentrancyGuard {
         amount = withdrawableDividendsOf(msg.sender);
         if (amount == 0) revert AOAITokenNothingToClaim(msg.sender);
         _withdrawn[msg.sender] += amount;
-        _totalWithdrawn += amount;
+        _totals.withdrawn += amount.toUint128();
         emit DividendsClaimed(msg.sender, amount);
         (bool sent,) = msg.sender.call{value: amount}("");
         if (!sent) revert AOAITokenPaymentFailed(msg.sender, amount);
@@ -82,12 +87,12 @@ contract AOAIToken is IAOAIToken, ERC20Capped, AccessControl, ReentrancyGuard {
 
     /// @inheritdoc IAOAIToken
     function totalDividendsDeposited() external view returns (uint256) {
-        return _totalDeposited;
+        return _totals.deposited;
     }
 
     /// @inheritdoc IAOAIToken
     function totalDividendsWithdrawn() external view returns (uint256) {
-        return _totalWithdrawn;
+        return _totals.withdrawn;
     }
 
     /// @inheritdoc IAOAIToken
@@ -102,7 +107,7 @@ contract AOAIToken is IAOAIToken, ERC20Capped, AccessControl, ReentrancyGuard {
         uint256 magnified = msg.value * _MAGNITUDE + _magnifiedRemainder;
         _magnifiedDividendPerShare += magnified / supply;
         _magnifiedRemainder = magnified % supply;
-        _totalDeposited += msg.value;
+        _totals.deposited += msg.value.toUint128();
         emit DividendsDeposited(msg.sender, msg.value);
     }
 

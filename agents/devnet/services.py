@@ -48,6 +48,34 @@ def node_tool(name: str) -> str:
     return found
 
 
+def _alive(pid: int) -> bool:
+    try:
+        waited, _ = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        waited = 0  # not our child: ask the kernel instead
+    if waited == pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def stop_process_group(pid: int, timeout: float = 10.0) -> None:
+    """SIGTERM the process group led by `pid`, then SIGKILL it if it outlives `timeout`."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(pid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not _alive(pid):
+                return
+            time.sleep(0.05)
+
+
 class Service(ABC):
     """A child process with a readiness check and a clean, group-wide stop."""
 
@@ -109,23 +137,21 @@ class Service(ABC):
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
     def stop(self, timeout: float = 10.0) -> None:
-        """SIGTERM the process group, SIGKILL it if it lingers."""
+        """Stops the process group, and removes the working directory if this service made it."""
         if self.process is None:
             return
         process, self.process = self.process, None
-        if process.poll() is None:
-            for sig in (signal.SIGTERM, signal.SIGKILL):
-                try:
-                    os.killpg(process.pid, sig)
-                except ProcessLookupError:
-                    break
-                try:
-                    process.wait(timeout=timeout)
-                    break
-                except subprocess.TimeoutExpired:
-                    continue
+        stop_process_group(process.pid, timeout)
+        process.wait()
         if self._owns_workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def detach(self) -> int:
+        """Leaves the process running after this object is gone; returns its PID for `stop_process_group`."""
+        if self.process is None:
+            raise ServiceError(f"{self.name} is not running")
+        pid, self.process = self.process.pid, None
+        return pid
 
     def __enter__(self) -> Self:
         return self.start()
@@ -179,10 +205,10 @@ class IpfsDaemon(Service):
 
     name = "ipfs"
 
-    def __init__(self, workdir: Path | None = None) -> None:
+    def __init__(self, workdir: Path | None = None, api_port: int | None = None) -> None:
         super().__init__(workdir)
         self.repo = self.workdir / "repo"
-        self.api_port = free_port()
+        self.api_port = api_port or free_port()
         self.gateway_port = free_port()
         self.swarm_port = free_port()
         self.peer_id = ""

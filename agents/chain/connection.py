@@ -1,0 +1,62 @@
+"""Connecting to a chain with ape and finding the project's deployed contracts on it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from ape import Contract, Project, chain, networks
+from ape.exceptions import ProviderNotConnectedError
+
+from agents.deployments import PROJECT_ROOT, aoai_home, load_deployment
+
+
+class ChainUnreachable(ConnectionError):
+    """The chain node does not answer."""
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """Where a node of the network finds its chain and its IPFS daemon."""
+
+    network: str
+    ipfs_api: str
+
+    @classmethod
+    def default(cls) -> Endpoints:
+        """The running devnet's endpoints if there is one, else a node on localhost's usual ports."""
+        devnet = aoai_home() / "devnet.json"
+        if devnet.exists():
+            record = json.loads(devnet.read_text())
+            return cls(f"ethereum:local:{record['rpc']}", record["ipfs_api"])
+        return cls("ethereum:local:node", "/ip4/127.0.0.1/tcp/5001/http")
+
+
+@cache
+def project() -> Any:
+    """The compiled project (contract types), wherever the process runs from."""
+    return Project(PROJECT_ROOT)
+
+
+@contextmanager
+def connected(network: str) -> Iterator[None]:
+    """Connects ape to `network` (an ape network choice or `ethereum:local:<rpc url>`)."""
+    try:
+        with networks.parse_network_choice(network):
+            yield
+    except ProviderNotConnectedError as error:
+        raise ChainUnreachable(f"cannot reach the chain at {network}: {error}") from error
+
+
+def deployed_contracts() -> dict[str, Any]:
+    """The project's contracts on the connected chain, by name, as ape contract instances."""
+    record = load_deployment(chain.chain_id)
+    addresses: dict[str, str] = record["contracts"]  # type: ignore[assignment]
+    return {
+        name: Contract(address, contract_type=getattr(project(), name).contract_type)
+        for name, address in addresses.items()
+    }

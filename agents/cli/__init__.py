@@ -1,0 +1,5 @@
+"""The `aoai` command line."""
+
+from agents.cli.main import main
+
+__all__ = ["main"]
