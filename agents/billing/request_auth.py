@@ -208,8 +208,11 @@ class NonceStore:
                 return f"too many unexpired requests for this address (at most {self._max_pending_per_user})"
             self._remember(user, nonce, expiry)
             if self._db is not None:
+                # REPLACE: the row of an expired request with the same nonce may still await the periodic
+                # DELETE in _prune.
                 self._db.execute(
-                    "INSERT INTO nonces VALUES (?, ?, ?)", (user, nonce.to_bytes(32, "big"), expiry)
+                    "INSERT OR REPLACE INTO nonces VALUES (?, ?, ?)",
+                    (user, nonce.to_bytes(32, "big"), expiry),
                 )
             return None
 

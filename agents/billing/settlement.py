@@ -276,6 +276,7 @@ class SettlementQueue:
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._worker: threading.Thread | None = None
+        self._closed = False
 
     @property
     def journal(self) -> VoucherJournal:
@@ -338,7 +339,11 @@ class SettlementQueue:
         self._worker.start()
 
     def close(self) -> SettlementReport:
-        """Stops the worker, settles what is left (raising if that fails), and closes the journal."""
+        """Stops the worker, settles what is left (raising if that fails), and closes the journal.
+        Closing again does nothing."""
+        if self._closed:
+            return SettlementReport()
+        self._closed = True
         self._stopping.set()
         self._wake.set()
         if self._worker is not None:

@@ -228,6 +228,15 @@ def test_expired_nonces_are_forgotten(clock, alice):
     assert len(store) == 2
 
 
+def test_nonce_of_an_expired_request_can_be_used_again(tmp_path, clock, alice):
+    verifier = RequestVerifier(DOMAIN, GATEWAY, NonceStore(tmp_path / "nonces.sqlite"), clock=clock)
+    verifier.verify(headers_for(alice, nonce=8, expiry=NOW + 10), BODY)
+    clock.now[0] = NOW + 10
+    again = headers_for(alice, nonce=8, expiry=NOW + 20)
+    assert verifier.verify(again, BODY).expiry == NOW + 20
+    assert refusal(verifier, again) == "nonce already used"
+
+
 def test_unexpired_nonces_per_address_are_bounded(clock, alice, mallory):
     verifier = RequestVerifier(DOMAIN, GATEWAY, NonceStore(max_pending_per_user=2), clock=clock)
     for nonce in range(2):

@@ -113,6 +113,7 @@ def test_journal_survives_a_crash(tmp_path, billing, with_holder, domain, gatewa
     assert len(restarted.journal.unsettled()) == len(payers)
     report = restarted.close()
     assert report.submitted == len(payers)
+    assert restarted.close().submitted == 0
     for i, payer in enumerate(payers):
         assert billing.redeemed(payer, gateway) == (i + 1) * ETHER
 
