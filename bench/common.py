@@ -36,7 +36,12 @@ class Target:
         return _COMPARE[self.op](self.value, self.bound)
 
     def as_json(self) -> dict[str, Any]:
-        return {"what": self.what, "value": self.value, "target": f"{self.op} {self.bound:g}", "met": self.met}
+        return {
+            "what": self.what,
+            "value": self.value,
+            "target": f"{self.op} {self.bound:g}",
+            "met": self.met,
+        }
 
 
 def report(name: str, figures: dict[str, Any], targets: list[Target], console: Console | None = None) -> Path:

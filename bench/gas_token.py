@@ -1,6 +1,6 @@
 """Gas of the AOAI token, from real transactions on anvil, beside a plain OpenZeppelin ERC-20.
 
-    .venv/bin/python bench/gas_token.py
+    .venv/bin/python -m bench.gas_token
 
 Targets: a transfer costs at most 15,000 gas more than the plain ERC-20's; a claim at most 60,000 gas;
 claim gas does not depend on the number of holders or of deposits (equal within 1%).
@@ -76,7 +76,9 @@ def main() -> None:
     for column in ("operation", "plain ERC-20", "AOAI", "AOAI - plain", "ratio"):
         table.add_column(column, justify="right")
     for op in ("mint_new_holder", "transfer_new_holder", "transfer_existing_holder"):
-        table.add_row(op, f"{plain[op]:,}", f"{aoai[op]:,}", f"{aoai[op] - plain[op]:+,}", f"{aoai[op] / plain[op]:.2f}")
+        table.add_row(
+            op, f"{plain[op]:,}", f"{aoai[op]:,}", f"{aoai[op] - plain[op]:+,}", f"{aoai[op] / plain[op]:.2f}"
+        )
     table.add_row("deposit", "", f"{aoai['deposit']:,}", "", "")
     table.add_row("first claim", "", f"{aoai['first_claim']:,}", "", "")
     for (h, d), gas in claims.items():
