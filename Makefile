@@ -30,16 +30,20 @@ lint: setup
 	ruff format --check agents scripts tests bench
 	mypy
 
+# Two passes: everything on ape's in-process chain (tests that need real services start their own anvil
+# and IPFS daemons), then the token and the protocol end to end on an anvil that ape starts.
 test: setup lint
 	ape compile
-	ape test tests -m "not anvil_only"
-	ape test tests/token --network ethereum:local:foundry
+	ape test tests -m "not anvil_only and not e2e" -p no:cacheprovider
+	ape test tests/token tests/protocol/e2e --network ethereum:local:foundry -p no:cacheprovider
 
 demo: setup
 	aoai devnet up --demo
 
 bench: setup
-	python bench/gas_token.py
+	python -m bench.gas_token
+	python -m bench.gas_protocol
+	python -m bench.aggregation
 
 clean:
 	rm -rf .stamps .build $(VENV) node_modules

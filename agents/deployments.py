@@ -35,6 +35,6 @@ def save_deployment(chain_id: int, record: dict[str, object]) -> Path:
 def load_deployment(chain_id: int) -> dict[str, object]:
     path = deployment_path(chain_id)
     if not path.exists():
-        raise DeploymentNotFound(f"no contracts recorded for chain {chain_id} at {path}: run `ape run deploy`")
+        raise DeploymentNotFound(f"no contracts for chain {chain_id} at {path}: run `ape run deploy` first")
     record: dict[str, object] = json.loads(path.read_text())
     return record

@@ -93,12 +93,22 @@ def main() -> None:
         "claim_spread": spread,
     }
     targets = [
-        Target("transfer to existing holder: AOAI - plain", aoai["transfer_existing_holder"] - plain["transfer_existing_holder"], "<=", 15_000),
-        Target("transfer to new holder: AOAI - plain", aoai["transfer_new_holder"] - plain["transfer_new_holder"], "<=", 15_000),
+        Target(
+            "transfer to existing holder: AOAI - plain",
+            aoai["transfer_existing_holder"] - plain["transfer_existing_holder"],
+            "<=",
+            15_000,
+        ),
+        Target(
+            "transfer to new holder: AOAI - plain",
+            aoai["transfer_new_holder"] - plain["transfer_new_holder"],
+            "<=",
+            15_000,
+        ),
         Target("claim gas (1 holder, 1 deposit)", claims[(1, 1)], "<=", 60_000),
         Target("first claim gas", aoai["first_claim"], "<=", 60_000),
         Target("claim gas spread, 1 vs 100 holders and deposits", spread, "<=", 0.01),
-    ]  # fmt: skip
+    ]
     report("gas_token", figures, targets, console)
 
 

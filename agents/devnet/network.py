@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from agents.deployments import PROJECT_ROOT, aoai_home
-from agents.devnet.services import NODE_BIN, Anvil, IpfsDaemon, ServiceError, stop_process_group
+from agents.devnet.services import (
+    NODE_BIN,
+    Anvil,
+    IpfsDaemon,
+    ServiceError,
+    process_alive,
+    stop_process_group,
+)
 
 DEPLOYER = "TEST::0"
 
@@ -53,9 +61,12 @@ def deploy(rpc: str, account: str = DEPLOYER) -> str:
 def up(anvil_port: int = 8545, ipfs_port: int = 5001) -> DevnetRecord:
     """Starts anvil and IPFS in the background, deploys the contracts, and records the network."""
     if (existing := read_record()) is not None:
-        raise ServiceError(f"a devnet is already up at {existing.rpc}: `aoai devnet down` first")
+        if any(process_alive(pid) for pid in existing.pids):
+            raise ServiceError(f"a devnet is already up at {existing.rpc}: `aoai devnet down` first")
+        down()  # the record of a devnet whose processes are gone
     workdir = aoai_home() / "devnet"
-    workdir.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(workdir, ignore_errors=True)
+    workdir.mkdir(parents=True)
     anvil = Anvil(port=anvil_port, workdir=workdir / "anvil").start()
     try:
         ipfs = IpfsDaemon(workdir=workdir / "ipfs", api_port=ipfs_port).start()

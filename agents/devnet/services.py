@@ -37,6 +37,16 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def port_in_use(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
+
+
 def node_tool(name: str) -> str:
     """Path of an npm-installed executable of the project (anvil, jsipfs)."""
     local = NODE_BIN / name
@@ -48,7 +58,8 @@ def node_tool(name: str) -> str:
     return found
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether `pid` still runs (a child of ours that exited is reaped, not counted)."""
     try:
         waited, _ = os.waitpid(pid, os.WNOHANG)
     except ChildProcessError:
@@ -71,7 +82,7 @@ def stop_process_group(pid: int, timeout: float = 10.0) -> None:
             return
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if not _alive(pid):
+            if not process_alive(pid):
                 return
             time.sleep(0.05)
 
@@ -97,6 +108,10 @@ class Service(ABC):
     def is_ready(self) -> bool:
         """Whether the service answers requests yet."""
 
+    @abstractmethod
+    def ports(self) -> list[int]:
+        """The loopback ports the service listens on."""
+
     def environment(self) -> dict[str, str]:
         return dict(os.environ)
 
@@ -107,6 +122,9 @@ class Service(ABC):
     def start(self) -> Self:
         if self.process is not None:
             return self
+        busy = [port for port in self.ports() if port_in_use(port)]
+        if busy:
+            raise ServiceError(f"cannot start {self.name}: port {busy[0]} on 127.0.0.1 is in use")
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
                 self.command(),
@@ -196,6 +214,9 @@ class Anvil(Service):
             "--state", str(self.workdir / "state.json"),
         ]  # fmt: skip
 
+    def ports(self) -> list[int]:
+        return [self.port]
+
     def is_ready(self) -> bool:
         return _rpc_ok(self.url, {"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []})
 
@@ -261,6 +282,9 @@ class IpfsDaemon(Service):
         config["Routing"] = {"Type": "none"}
         config_path.write_text(json.dumps(config, indent=2))
         self.peer_id = config["Identity"]["PeerID"]
+
+    def ports(self) -> list[int]:
+        return [self.api_port, self.gateway_port, self.swarm_port]
 
     def is_ready(self) -> bool:
         return _rpc_ok(f"{self.api_url}/api/v0/id", None)

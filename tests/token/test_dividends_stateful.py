@@ -27,7 +27,9 @@ EPSILON = Fraction(1, 10**9)
 GAS = 500_000
 
 amounts = st.integers(min_value=1, max_value=1_000 * ETHER)
-deposits = st.one_of(st.integers(min_value=1, max_value=1_000), st.integers(min_value=1, max_value=50 * ETHER))
+deposits = st.one_of(
+    st.integers(min_value=1, max_value=1_000), st.integers(min_value=1, max_value=50 * ETHER)
+)
 holder_index = st.integers(min_value=0, max_value=3)
 
 pytestmark = pytest.mark.anvil_only
@@ -84,7 +86,8 @@ def machine(chain, project, deploy_token, admin, minter, holders, outsider):
         def deposit(self, value):
             send(token.functions.depositDividends(), outsider, value=value)
             supply = sum(self.balances)
-            self.exact = [e + Fraction(value * b, supply) for e, b in zip(self.exact, self.balances, strict=True)]
+            shares = (Fraction(value * b, supply) for b in self.balances)
+            self.exact = [e + share for e, share in zip(self.exact, shares, strict=True)]
             self.deposited += value
 
         @rule(who=holder_index)
