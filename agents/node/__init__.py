@@ -1,0 +1,1 @@
+"""Node agents: trainer, verifier and aggregator loops driven by contract events (issue 5)."""

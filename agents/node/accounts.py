@@ -1,0 +1,50 @@
+"""The account an agent acts as, and secrets derived from it (commit-reveal salts) that survive restarts."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import click
+from eth_account.messages import encode_defunct
+from eth_utils import keccak
+
+TEST_PREFIX = "TEST::"
+
+
+def load_account(alias: str) -> Any:
+    """An ape account: ``TEST::N`` is ape's (= anvil's) funded test account N, else a keystore alias.
+
+    A keystore is unlocked with ``APE_ACCOUNTS_<alias>_PASSPHRASE`` and set to sign without prompts.
+    """
+    from ape import accounts
+    from ape.exceptions import AccountsError
+
+    if alias.startswith(TEST_PREFIX):
+        try:
+            return accounts.test_accounts[int(alias.removeprefix(TEST_PREFIX))]
+        except (ValueError, IndexError) as error:
+            raise click.ClickException(f"no test account {alias!r}: use TEST::0 .. TEST::9") from error
+    try:
+        account = accounts.load(alias)
+    except (AccountsError, IndexError) as error:
+        raise click.ClickException(f"no account {alias!r}: `ape accounts list` shows yours") from error
+    variable = f"APE_ACCOUNTS_{alias}_PASSPHRASE"
+    passphrase = os.environ.get(variable)
+    if passphrase is None:
+        raise click.ClickException(f"set {variable} to unlock account {alias!r} for an unattended agent")
+    try:
+        account.set_autosign(True, passphrase=passphrase)
+    except Exception as error:
+        raise click.ClickException(f"cannot unlock account {alias!r}: {error}") from error
+    return account
+
+
+def derived_secret(account: Any, purpose: str) -> bytes:
+    """keccak256 of the account's (deterministic, RFC 6979) signature over ``purpose``.
+
+    Only the account can compute it, and it is the same after a restart or on another machine, so a
+    restarted agent reveals exactly what it committed.
+    """
+    signature = account.sign_message(encode_defunct(text=purpose))
+    return keccak(signature.encode_rsv())

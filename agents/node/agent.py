@@ -1,0 +1,158 @@
+"""The loop every agent runs: read new events into the book, do what is due, sleep, repeat.
+
+A failed step (IPFS down, node hiccup, a race lost to another agent) is logged and retried on the next
+tick: decisions are re-derived from the views each time, so retrying is always safe.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+from typing import Any
+
+import torch
+from rich.console import Console
+
+from agents.learning.codec import State
+from agents.learning.errors import WeightStoreError
+from agents.node.events import Event
+from agents.node.manifest import parse_update
+from agents.node.protocol import Chain, Reverted
+from agents.node.store import Store
+from agents.node.work import Generation, JobContext, Revealed, Task, aggregate_generation
+
+POLL_SECONDS = 0.5
+MAX_FAILED_TICKS = 600
+
+log = logging.getLogger("aoai.agent")
+
+
+class StopAgent(Exception):
+    """Raised by a tick when the agent has done what it was asked."""
+
+
+class Agent:
+    """Base of the trainer, verifier and aggregator: a chain, an IPFS store, and job contexts."""
+
+    role = "agent"
+
+    def __init__(
+        self,
+        chain: Chain,
+        store: Store,
+        job: int | None = None,
+        rounds: int | None = None,
+        console: Console | None = None,
+    ) -> None:
+        self.chain = chain
+        self.store = store
+        self.job = job
+        self.rounds = rounds
+        self.console = console or Console(stderr=True)
+        self._contexts: dict[int, JobContext] = {}
+        self._weights: dict[tuple[int, int], State] = {}
+        self._updates: dict[tuple[int, int], State] = {}
+        torch.set_num_threads(1)
+
+    # -- helpers shared by the agents
+
+    def say(self, message: str) -> None:
+        self.console.print(f"[bold]{self.role}[/] {self.chain.me[:8]} {message}", highlight=False)
+
+    def context(self, job_id: int) -> JobContext:
+        if job_id not in self._contexts:
+            spec = self.chain.book.jobs.get(job_id) or self.chain.job_spec(job_id)
+            self._contexts[job_id] = JobContext.load(job_id, spec, self.store)
+        return self._contexts[job_id]
+
+    def weights(self, job_id: int, generation: int) -> State:
+        """A generation's weights from IPFS, checked against the keccak256 the chain recorded."""
+        key = (job_id, generation)
+        if key not in self._weights:
+            cid, weights_hash, _ = self.chain.book.generations[key]
+            self._weights[key] = self.context(job_id).decode_weights(self.store.get(cid, weights_hash))
+        return self._weights[key]
+
+    def update_state(self, revealed: Revealed) -> State:
+        """The update tensor behind a revealed manifest (hash-checked, safely decoded)."""
+        key = (revealed.round_id, revealed.slot)
+        if key not in self._updates:
+            ctx = self.context(self.chain.book.rounds[revealed.round_id].job_id)
+            manifest = parse_update(self.store.get(revealed.cid, revealed.update_hash))
+            self._updates[key] = ctx.decode_weights(
+                self.store.get(manifest.update.cid, manifest.update.keccak256)
+            )
+        return self._updates[key]
+
+    def generation_for(self, round_id: int, slots: int) -> Generation:
+        """Generation g+1 from the updates in the bitmap ``slots``, weighted by their shards' sizes."""
+        record = self.chain.book.rounds[round_id]
+        ctx = self.context(record.job_id)
+        chosen = [record.reveals[s] for s in sorted(record.reveals) if slots >> s & 1]
+        sizes = [len(ctx.shard(Task.of(record.task_seed, r.trainer, ctx.shard_count).shard)) for r in chosen]
+        updates = [self.update_state(r) for r in chosen]
+        return aggregate_generation(ctx, self.weights(record.job_id, record.generation), updates, sizes)
+
+    def follows(self, job_id: int) -> bool:
+        return self.job is None or job_id == self.job
+
+    def live_rounds(self) -> list[int]:
+        """Open rounds of the followed jobs (the current round of each)."""
+        book = self.chain.book
+        return [r for j, r in sorted(book.current.items()) if self.follows(j) and not book.rounds[r].closed]
+
+    def finished(self) -> bool:
+        """With ``rounds``: whether rounds 1..N of the followed job are closed."""
+        if self.rounds is None:
+            return False
+        book = self.chain.book
+        jobs = [self.job] if self.job is not None else list(book.jobs)
+        return bool(jobs) and all(
+            any(r.job_id == j and r.number >= self.rounds and r.closed for r in book.rounds.values())
+            for j in jobs
+        )
+
+    # -- the loop
+
+    def start(self) -> None:
+        """Called once, after the first sync (stake, announce)."""
+
+    def on_event(self, event: Event) -> None:
+        """Called for every event, history included."""
+
+    def tick(self) -> None:
+        """Do whatever is due now."""
+
+    def run(self) -> None:
+        self.chain.sync(self.on_event)
+        self.start()
+        failures = 0
+        while True:
+            try:
+                self.chain.sync(self.on_event)
+                self.tick()
+                failures = 0
+                if self.finished() and self.settled():
+                    self.say("done")
+                    return
+            except StopAgent:
+                return
+            except (WeightStoreError, Reverted, ConnectionError, OSError) as error:
+                failures += 1
+                self.say(f"[yellow]retrying[/]: {error}")
+            except Exception:
+                failures += 1
+                self.say(f"[red]error[/]: {traceback.format_exc()}")
+            if failures > MAX_FAILED_TICKS:
+                raise RuntimeError(f"{self.role} gave up after {failures} failed ticks")
+            time.sleep(POLL_SECONDS if failures == 0 else min(5.0, POLL_SECONDS * (1 + failures)))
+
+    def settled(self) -> bool:
+        """Whether nothing owed to the agent is left to collect before it stops."""
+        return True
+
+
+def short(value: Any) -> str:
+    text = str(value)
+    return text if len(text) <= 14 else text[:10] + "…"

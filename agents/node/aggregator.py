@@ -1,0 +1,69 @@
+"""The aggregator agent: when a round reaches Aggregation, aggregate its accepted updates with the job's
+rule, evaluate the new generation on held-out data, upload it, propose it, and finalize it once the
+proposal window has closed. A rejected proposal (anyone's) leaves the round open to a new one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agents.node.agent import Agent
+from agents.node.protocol import AGGREGATION, AGGREGATOR, CHALLENGE, PROPOSAL, Reverted, RoundRecord, as_dict
+
+IGNORED = {
+    "TrainingRoundsWrongPhase", "TrainingRoundsWrongUpdates", "TrainingRoundsNoProposal",
+    "TrainingRoundsNotFinalizable",
+}  # fmt: skip
+
+
+class Aggregator(Agent):
+    role = "aggregator"
+
+    def start(self) -> None:
+        jobs = [self.job] if self.job is not None else list(self.chain.book.jobs)
+        required = max((int(self.chain.job_spec(j)["aggregatorStake"]) for j in jobs), default=0)
+        added = self.chain.ensure_stake(AGGREGATOR, required)
+        self.say(f"staked {added / 1e18:g} ETH" if added else "stake in place")
+
+    def tick(self) -> None:
+        for round_id in self.live_rounds():
+            self._round(self.chain.book.rounds[round_id])
+
+    def _try(self, method: str, *args: Any) -> bool:
+        try:
+            self.chain.send("TrainingRounds", method, *args)
+            return True
+        except Reverted as error:
+            if error.name in IGNORED:
+                return False
+            raise
+
+    def _round(self, record: RoundRecord) -> None:
+        info = self.chain.round_info(record.round_id)
+        phase, now = info["phase"], self.chain.now()
+        accepted = int(info["revealedSlots"]) & ~int(info["rejectedSlots"])
+        due = phase == AGGREGATION or (
+            phase == CHALLENGE and int(info["openDisputes"]) == 0 and now > info["challengeDeadline"] > 0
+        )
+        if due and accepted:
+            self._propose(record, accepted)
+        elif phase == PROPOSAL and record.proposals:
+            view = as_dict(self.chain.view("TrainingRounds", "proposalOf", record.round_id))
+            if view["finalizable"] or (not view["disputed"] and now > view["deadline"]):
+                self._finalize(record)
+
+    def _propose(self, record: RoundRecord, accepted: int) -> None:
+        generation = self.generation_for(record.round_id, accepted)
+        stored = self.store.put(generation.data)
+        assert stored.keccak256 == generation.weights_hash
+        if self._try(
+            "propose", record.round_id, stored.cid, generation.weights_hash, generation.metrics, accepted
+        ):
+            slots = [s for s in range(256) if accepted >> s & 1]
+            self.say(f"proposed generation {record.generation + 1} from slots {slots}: {generation.metrics}")
+
+    def _finalize(self, record: RoundRecord) -> None:
+        proposal = record.proposals[-1]
+        args = (record.round_id, proposal["cid"], bytes(proposal["weightsHash"]), list(proposal["metrics"]))
+        if self._try("finalize", *args):
+            self.say(f"finalized round {record.number}: generation {record.generation + 1}")

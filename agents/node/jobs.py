@@ -1,0 +1,71 @@
+"""Creating a job: the job manifest and the initial weights go to IPFS, the spec to JobRegistry.
+
+The spec's defaults and encoding are those of ``scripts/create_job.py`` (the admin's ape script); this
+adds what agents need: ``architectureId`` names the skill, ``configHash`` and ``hyperparamsHash`` bind
+the manifest's model config and hyper-parameters, and ``datasetManifestCID`` points to the manifest.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from functools import cache
+from types import ModuleType
+from typing import Any
+
+from agents.deployments import PROJECT_ROOT
+from agents.learning.codec import encode_state
+from agents.learning.hyperparams import HyperParams
+from agents.learning.skills.registry import get_skill, initial_state
+from agents.node.manifest import JobManifest
+from agents.node.protocol import Chain
+from agents.node.store import Store
+from agents.node.work import architecture_id
+
+
+@cache
+def _create_job_script() -> ModuleType:
+    path = PROJECT_ROOT / "scripts" / "create_job.py"
+    spec = importlib.util.spec_from_file_location("aoai_create_job_script", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def spec_fields() -> list[str]:
+    return list(_create_job_script().DEFAULTS)
+
+
+def create_job(
+    chain: Chain,
+    store: Store,
+    skill_name: str,
+    hyperparams: dict[str, Any] | None = None,
+    config: dict[str, Any] | None = None,
+    overrides: dict[str, Any] | None = None,
+    init_seed: int = 0,
+    shard_seed: int = 0,
+    shard_alpha: float | None = None,
+) -> tuple[int, int]:
+    """Uploads the manifest and generation 0, creates the job, opens its first round: (job, round) ids."""
+    skill = get_skill(skill_name)
+    model_config = dict(config or skill.default_config)
+    hp = skill.default_hyperparams.with_(**(hyperparams or {}))
+    HyperParams.from_dict(hp.to_dict())  # validates
+    metrics = tuple(sorted({"loss", skill.metric}))
+    manifest = JobManifest(skill.name, model_config, hp.to_dict(), shard_seed, shard_alpha, metrics)
+    manifest_cid = store.put(manifest.to_bytes()).cid
+    weights = store.put(encode_state(initial_state(skill, model_config, init_seed)))
+    fields = {
+        "architectureId": "0x" + architecture_id(skill.name).hex(),
+        "configHash": "0x" + skill.config_hash(model_config),
+        "hyperparamsHash": "0x" + hp.hash,
+        "initialWeightsCID": weights.cid,
+        "initialWeightsHash": "0x" + weights.keccak256.hex(),
+        "datasetManifestCID": manifest_cid,
+        **(overrides or {}),
+    }
+    receipt = chain.send("JobRegistry", "createJob", _create_job_script().spec_from(fields))
+    job_id = int(receipt.events.filter(chain.c["JobRegistry"].JobCreated)[0].jobId)
+    chain.send("TrainingRounds", "startJob", job_id)
+    return job_id, int(chain.view("TrainingRounds", "currentRound", job_id))

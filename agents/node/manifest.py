@@ -1,0 +1,179 @@
+"""The JSON documents agents publish on IPFS: a job's manifest and a trainer's update manifest.
+
+An update is published as a small manifest naming the update tensor and every trace checkpoint by CID
+and hash; the chain gets ``updateCID`` = the manifest's CID and ``updateHash`` = keccak256 of its
+bytes, and ``traceRoot`` is the Merkle root of the manifest's checkpoint sha256 list. Everything read
+from IPFS is untrusted: :func:`parse_update` refuses anything oversized or off-schema.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from eth_abi import encode
+from eth_utils import keccak
+
+from agents.learning.hashing import canonical_json
+from agents.learning.merkle import merkle_root
+
+MAX_MANIFEST_BYTES = 64 * 1024
+MAX_CHECKPOINTS = 1_025
+UPDATE_KIND = "aoai-update/1"
+JOB_KIND = "aoai-job/1"
+_CID = re.compile(r"^[a-zA-Z0-9]{10,100}$")
+_HASH = re.compile(r"^0x[0-9a-f]{64}$")
+
+
+class ManifestError(ValueError):
+    """A manifest read from IPFS is malformed, oversized or inconsistent."""
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A blob on IPFS with its keccak256 (what the store checks) and, for checkpoints, its sha256."""
+
+    cid: str
+    keccak256: bytes
+    sha256: bytes = b""
+
+
+@dataclass(frozen=True)
+class UpdateManifest:
+    """What a trainer publishes for one round."""
+
+    skill: str
+    round_id: int
+    trainer: str
+    steps: tuple[int, ...]
+    update: Ref
+    checkpoints: tuple[Ref, ...]
+
+    @property
+    def trace_root(self) -> bytes:
+        return merkle_root([c.sha256 for c in self.checkpoints])
+
+    def to_bytes(self) -> bytes:
+        return canonical_json(
+            {
+                "kind": UPDATE_KIND,
+                "skill": self.skill,
+                "round": self.round_id,
+                "trainer": self.trainer,
+                "steps": list(self.steps),
+                "update": {"cid": self.update.cid, "keccak256": "0x" + self.update.keccak256.hex()},
+                "checkpoints": [
+                    {"cid": c.cid, "keccak256": "0x" + c.keccak256.hex(), "sha256": "0x" + c.sha256.hex()}
+                    for c in self.checkpoints
+                ],
+            }
+        )
+
+
+def _digest(value: Any) -> bytes:
+    if not (isinstance(value, str) and _HASH.match(value)):
+        raise ManifestError("malformed digest")
+    return bytes.fromhex(value[2:])
+
+
+def _ref(value: Any, with_sha256: bool) -> Ref:
+    keys = {"cid", "keccak256", "sha256"} if with_sha256 else {"cid", "keccak256"}
+    if not isinstance(value, dict) or set(value) != keys:
+        raise ManifestError(f"a reference needs exactly {sorted(keys)}")
+    if not (isinstance(value["cid"], str) and _CID.match(value["cid"])):
+        raise ManifestError("malformed CID")
+    sha = _digest(value["sha256"]) if with_sha256 else b""
+    return Ref(value["cid"], _digest(value["keccak256"]), sha)
+
+
+def parse_update(data: bytes) -> UpdateManifest:
+    """Strictly parse an update manifest (schema, sizes, types); raises :class:`ManifestError`."""
+    if len(data) > MAX_MANIFEST_BYTES:
+        raise ManifestError(f"manifest of {len(data)} bytes exceeds {MAX_MANIFEST_BYTES}")
+    try:
+        doc = json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ManifestError(f"not JSON: {error}") from error
+    keys = {"kind", "skill", "round", "trainer", "steps", "update", "checkpoints"}
+    if not isinstance(doc, dict) or set(doc) != keys or doc["kind"] != UPDATE_KIND:
+        raise ManifestError("not an update manifest")
+    steps, checkpoints = doc["steps"], doc["checkpoints"]
+    if not isinstance(checkpoints, list) or not 2 <= len(checkpoints) <= MAX_CHECKPOINTS:
+        raise ManifestError("a trace needs 2 to 1025 checkpoints")
+    if not (isinstance(steps, list) and len(steps) == len(checkpoints)):
+        raise ManifestError("one step number per checkpoint")
+    if not all(isinstance(s, int) and not isinstance(s, bool) for s in steps):
+        raise ManifestError("steps must be integers")
+    if not (
+        isinstance(doc["skill"], str) and isinstance(doc["trainer"], str) and isinstance(doc["round"], int)
+    ):
+        raise ManifestError("malformed skill, trainer or round")
+    return UpdateManifest(
+        skill=doc["skill"],
+        round_id=doc["round"],
+        trainer=doc["trainer"],
+        steps=tuple(steps),
+        update=_ref(doc["update"], with_sha256=False),
+        checkpoints=tuple(_ref(c, with_sha256=True) for c in checkpoints),
+    )
+
+
+@dataclass(frozen=True)
+class JobManifest:
+    """What the chain's job spec points to (``datasetManifestCID``): skill, model config, hyper-parameters,
+    sharding and the order of the metrics a proposal reports (each scaled by 1e6)."""
+
+    skill: str
+    config: dict[str, Any]
+    hyperparams: dict[str, Any]
+    shard_seed: int
+    shard_alpha: float | None
+    metrics: tuple[str, ...]
+
+    def to_bytes(self) -> bytes:
+        return canonical_json(
+            {
+                "kind": JOB_KIND,
+                "skill": self.skill,
+                "config": self.config,
+                "hyperparams": self.hyperparams,
+                "shards": {"seed": self.shard_seed, "alpha": self.shard_alpha},
+                "metrics": list(self.metrics),
+            }
+        )
+
+
+def parse_job(data: bytes) -> JobManifest:
+    if len(data) > MAX_MANIFEST_BYTES:
+        raise ManifestError("job manifest too large")
+    try:
+        doc = json.loads(data)
+        if doc["kind"] != JOB_KIND:
+            raise ManifestError("not a job manifest")
+        return JobManifest(
+            skill=str(doc["skill"]),
+            config=dict(doc["config"]),
+            hyperparams=dict(doc["hyperparams"]),
+            shard_seed=int(doc["shards"]["seed"]),
+            shard_alpha=None if doc["shards"]["alpha"] is None else float(doc["shards"]["alpha"]),
+            metrics=tuple(str(m) for m in doc["metrics"]),
+        )
+    except (ValueError, KeyError, TypeError) as error:
+        raise ManifestError(f"malformed job manifest: {error}") from error
+
+
+def commitment(cid: str, update_hash: bytes, trace_root: bytes, salt: bytes, trainer: str) -> bytes:
+    """keccak256(abi.encode(updateCID, updateHash, traceRoot, salt, trainer)), as TrainingRounds checks it."""
+    return keccak(
+        encode(
+            ["string", "bytes32", "bytes32", "bytes32", "address"],
+            [cid, update_hash, trace_root, salt, trainer],
+        )
+    )
+
+
+def vote_commitment(dispute_id: int, upheld: bool, salt: bytes, voter: str) -> bytes:
+    """keccak256(abi.encode(disputeId, upheld, salt, voter)), as Disputes checks it."""
+    return keccak(encode(["uint256", "bool", "bytes32", "address"], [dispute_id, upheld, salt, voter]))

@@ -1,0 +1,222 @@
+"""The protocol as an agent sees it: contract handles, transactions with named reverts, chain time, and a
+book of what the contracts' events said (rounds, reveals, generations, proposals, disputes).
+
+Agents learn from the book and decide from the views: the book is rebuilt from the deployment block on
+every start, and every action is guarded by a fresh view call, so a restart never repeats an action.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from eth_utils import keccak
+
+from agents.node.events import Event, LogCursor
+from agents.node.work import Revealed
+
+# ITrainingRounds.Phase, SlotStatus, IDisputes.Status, IStakeManager.Role
+NONE, COMMIT, REVEAL, CHALLENGE, AGGREGATION, PROPOSAL, FINALIZED, EMPTY = range(8)
+SLOT_OPEN, SLOT_CLAIMED, SLOT_COMMITTED, SLOT_PENALIZED = range(4)
+PENDING, UPHELD, REJECTED, DISMISSED = 1, 2, 3, 4
+TRAINER, VERIFIER, AGGREGATOR = 0, 1, 2
+PROPOSAL_BIT = 1 << 255
+ROUND_EVENTS = (
+    "UpdateCommitted", "UpdateRevealed", "GenerationProposed", "ProposalRejected", "UpdateAccepted",
+    "UpdateRejected", "RoundFinalized", "RoundClosedEmpty", "VerificationAnchored", "MissedRevealPenalized",
+)  # fmt: skip
+EVENT_CONTRACTS = ("JobRegistry", "ModelRegistry", "TrainingRounds", "Disputes")
+
+
+class Reverted(RuntimeError):
+    """A transaction reverted with the named custom error."""
+
+    def __init__(self, name: str, message: str) -> None:
+        super().__init__(f"{name}: {message}")
+        self.name = name
+
+
+def as_dict(value: Any) -> dict[str, Any]:
+    """A struct returned by an ape view as a plain dict."""
+    if isinstance(value, dict):
+        return dict(value)
+    if hasattr(value, "items"):
+        return dict(value.items())
+    if hasattr(value, "_asdict"):
+        return dict(value._asdict())
+    return dict(vars(value))
+
+
+@dataclass
+class RoundRecord:
+    round_id: int
+    job_id: int
+    number: int
+    generation: int
+    slot_count: int
+    task_seed: bytes
+    commits: dict[int, str] = field(default_factory=dict)
+    reveals: dict[int, Revealed] = field(default_factory=dict)
+    proposals: list[dict[str, Any]] = field(default_factory=list)
+    accepted: dict[int, int] = field(default_factory=dict)
+    anchor: int | None = None
+    penalized: set[int] = field(default_factory=set)
+    rejected: set[int] = field(default_factory=set)
+    closed: bool = False
+    finalized: bool = False
+
+
+@dataclass
+class Book:
+    """Protocol state as the events tell it."""
+
+    jobs: dict[int, dict[str, Any]] = field(default_factory=dict)
+    rounds: dict[int, RoundRecord] = field(default_factory=dict)
+    current: dict[int, int] = field(default_factory=dict)
+    generations: dict[tuple[int, int], tuple[str, bytes, list[int]]] = field(default_factory=dict)
+    disputes: dict[int, dict[str, Any]] = field(default_factory=dict)
+    panels: dict[int, list[str]] = field(default_factory=dict)
+    votes: dict[tuple[int, str], str] = field(default_factory=dict)
+
+    def apply(self, event: Event) -> None:
+        a, name = event.args, event.name
+        if name == "JobCreated":
+            self.jobs[a["jobId"]] = a["spec"]
+        elif name == "RoundOpened":
+            record = RoundRecord(
+                a["roundId"], a["jobId"], a["number"], a["generation"], a["slotCount"], bytes(a["taskSeed"])
+            )
+            self.rounds[record.round_id] = record
+            self.current[record.job_id] = record.round_id
+        elif name == "GenerationRecorded":
+            self.generations[(a["jobId"], a["number"])] = (
+                a["cid"],
+                bytes(a["weightsHash"]),
+                list(a["metrics"]),
+            )
+        elif name in ROUND_EVENTS:
+            self._apply_round(name, a)
+        elif name in ("UpdateChallenged", "ProposalChallenged"):
+            self.disputes[a["disputeId"]] = {"kind": name, **a}
+        elif name == "PanelDrawn":
+            self.panels[a["disputeId"]] = [p.lower() for p in a["panel"]]
+        elif name in ("VoteCommitted", "VoteRevealed"):
+            self.votes[(a["disputeId"], a["voter"].lower())] = name
+        elif name == "DisputeResolved" and a["disputeId"] in self.disputes:
+            self.disputes[a["disputeId"]]["resolved"] = a["status"]
+
+    def _apply_round(self, name: str, a: dict[str, Any]) -> None:
+        record = self.rounds.get(a["roundId"])
+        if record is None:
+            return
+        if name == "UpdateCommitted":
+            record.commits[a["slot"]] = a["trainer"]
+        elif name == "UpdateRevealed":
+            record.reveals[a["slot"]] = Revealed(
+                a["roundId"],
+                a["slot"],
+                a["trainer"],
+                a["updateCID"],
+                bytes(a["updateHash"]),
+                bytes(a["traceRoot"]),
+            )
+        elif name == "GenerationProposed":
+            record.proposals.append(a)
+        elif name == "ProposalRejected":
+            record.proposals = [p for p in record.proposals if p["nonce"] != a["nonce"]]
+        elif name == "UpdateAccepted":
+            record.accepted[a["slot"]] = a["reward"]
+        elif name == "UpdateRejected":
+            record.rejected.add(a["slot"])
+        elif name == "VerificationAnchored":
+            record.anchor = int(a["blockNumber"])
+        elif name == "MissedRevealPenalized":
+            record.penalized.add(a["slot"])
+        else:
+            record.closed = True
+            record.finalized = name == "RoundFinalized"
+
+    def generation_of(self, record: RoundRecord) -> tuple[str, bytes]:
+        cid, weights_hash, _ = self.generations[(record.job_id, record.generation)]
+        return cid, weights_hash
+
+
+class Chain:
+    """Contracts, account and log cursor of one agent, connected through ape."""
+
+    def __init__(self, account: Any) -> None:
+        from ape import chain
+
+        from agents.chain.connection import deployed_contracts, project
+        from agents.deployments import load_deployment
+
+        self.account = account
+        self.me = str(account.address)
+        self.c = deployed_contracts()
+        self.chain = chain
+        self.web3 = chain.provider.web3
+        self.chain_id = int(chain.chain_id)
+        record = load_deployment(self.chain_id)
+        self.cursor = LogCursor(
+            self.web3,
+            [(self.c[n].address, getattr(project(), n).contract_type) for n in EVENT_CONTRACTS],
+            int(record["block"]),  # type: ignore[call-overload]
+        )
+        self.book = Book()
+        self._errors = {
+            "0x" + keccak(text=f"{e.name}({','.join(i.canonical_type for i in e.inputs)})")[:4].hex(): e.name
+            for n in self.c
+            for e in getattr(project(), n).contract_type.errors
+        }
+
+    def sync(self, on_event: Callable[[Event], None] | None = None) -> int:
+        """Reads new events into the book; returns how many."""
+        events = self.cursor.poll()
+        for event in events:
+            self.book.apply(event)
+            if on_event:
+                on_event(event)
+        return len(events)
+
+    def now(self) -> int:
+        """Chain time as the next block will see it (anvil stamps blocks with wall time)."""
+        return max(int(self.web3.eth.get_block("latest")["timestamp"]), int(time.time()))
+
+    def send(self, contract: str, method: str, *args: Any, value: int = 0) -> Any:
+        """Sends a transaction from the agent's account; a revert raises :class:`Reverted` with its name."""
+        from ape.exceptions import ContractLogicError
+
+        try:
+            return getattr(self.c[contract], method)(*args, sender=self.account, value=value)
+        except ContractLogicError as error:
+            name = type(error).__name__
+            if name == "ContractLogicError":  # a revert bubbled up from another contract: name it ourselves
+                name = self._errors.get(str(error).strip()[:10], name)
+            raise Reverted(name, str(error)) from error
+
+    def view(self, contract: str, method: str, *args: Any) -> Any:
+        return getattr(self.c[contract], method)(*args)
+
+    def round_info(self, round_id: int) -> dict[str, Any]:
+        return as_dict(self.view("TrainingRounds", "roundInfo", round_id))
+
+    def job_spec(self, job_id: int) -> dict[str, Any]:
+        spec = as_dict(self.view("JobRegistry", "job", job_id))
+        return spec
+
+    def ensure_stake(self, role: int, required: int) -> int:
+        """Tops up the account's active stake in ``role`` to ``required``; returns what was added."""
+        active = int(self.view("StakeManager", "activeStakeOf", self.me, role))
+        if active >= required:
+            return 0
+        missing = required - active
+        if int(self.web3.eth.get_balance(self.me)) <= missing:
+            raise InsufficientFunds(f"{self.me} cannot stake {missing} wei: not enough ETH")
+        self.send("StakeManager", "stake", role, value=missing)
+        return missing
+
+
+class InsufficientFunds(RuntimeError):
+    """The account cannot pay for its stake."""

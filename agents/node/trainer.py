@@ -1,0 +1,143 @@
+"""The trainer agent: for every round of its job, train on the task the chain assigned, publish the update
+on IPFS, claim a slot and commit in one transaction, then reveal.
+
+Behaviours other than ``honest`` exist to test the verifiers: ``lazy`` publishes its unchanged input with
+a fabricated trace; ``copy`` commits an update another trainer revealed earlier.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any, Literal
+
+from rich.progress import BarColumn, Progress, TextColumn
+
+from agents.node.accounts import derived_secret
+from agents.node.agent import Agent
+from agents.node.journal import Journal
+from agents.node.manifest import commitment
+from agents.node.protocol import COMMIT, REVEAL, SLOT_COMMITTED, TRAINER, Reverted, RoundRecord, as_dict
+from agents.node.routing import choose_job
+from agents.node.work import Task, fabricate, publish, train
+
+Behaviour = Literal["honest", "lazy", "copy"]
+
+
+class Trainer(Agent):
+    role = "trainer"
+
+    def __init__(
+        self, *args: Any, behaviour: Behaviour = "honest", auto: bool = False, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.behaviour = behaviour
+        self.auto = auto
+        self.journal = Journal(self.chain.me, "trainer")
+        self._rng = random.Random(self.chain.me)
+
+    def start(self) -> None:
+        jobs = list(self.chain.book.jobs) if self.auto or self.job is None else [self.job]
+        specs = [self.chain.job_spec(j) for j in jobs]
+        if not specs:
+            raise RuntimeError("no job to train for")
+        added = self.chain.ensure_stake(TRAINER, max(int(s["trainerStake"]) for s in specs))
+        self.say(f"staked {added / 1e18:g} ETH" if added else "stake in place")
+
+    def tick(self) -> None:
+        if self.auto:
+            self.job = choose_job(self.chain.book, self.chain.me, self.context) or self.job
+        if self.job is None or (round_id := self.chain.book.current.get(self.job)) is None:
+            return
+        record = self.chain.book.rounds[round_id]
+        if record.closed:
+            return
+        info = self.chain.round_info(round_id)
+        mine = as_dict(self.chain.view("TrainingRounds", "trainerState", round_id, self.chain.me))
+        now = self.chain.now()
+        if not mine["claimed"] and info["phase"] == COMMIT and self._wants(record):
+            self._commit(record)
+        elif (
+            mine["status"] == SLOT_COMMITTED
+            and not mine["revealed"]
+            and (info["phase"] == REVEAL or now > info["commitDeadline"])
+        ):
+            self._reveal(record, int(mine["slot"]))
+
+    def _wants(self, record: RoundRecord) -> bool:
+        return self.rounds is None or record.number <= self.rounds
+
+    def _salt(self, round_id: int) -> bytes:
+        return derived_secret(self.chain.account, f"aoai-salt:{self.chain.chain_id}:{round_id}")
+
+    def _prepare(self, record: RoundRecord) -> dict[str, str] | None:
+        """The update to commit this round, from the journal or freshly trained and uploaded."""
+        key = str(record.round_id)
+        if (done := self.journal.get(key)) is not None:
+            return dict(done)
+        if self.behaviour == "copy":
+            earlier = [
+                r for rec in self.chain.book.rounds.values() if rec.job_id == record.job_id
+                for r in rec.reveals.values() if r.trainer.lower() != self.chain.me.lower()
+            ]  # fmt: skip
+            if not earlier:
+                return None
+            source = earlier[-1]
+            cid, update_hash, root = source.cid, source.update_hash, source.trace_root
+        else:
+            ctx = self.context(record.job_id)
+            global_state = self.weights(record.job_id, record.generation)
+            if self.behaviour == "lazy":
+                trained = fabricate(ctx, global_state)
+            else:
+                task = Task.of(record.task_seed, self.chain.me, ctx.shard_count)
+                trained = self._train(ctx, global_state, task, record)
+            cid, update_hash, root = publish(self.store, ctx, record.round_id, self.chain.me, trained)
+        entry = {"cid": cid, "hash": update_hash.hex(), "root": root.hex()}
+        self.journal.put(key, entry)
+        return entry
+
+    def _train(self, ctx: Any, global_state: Any, task: Task, record: RoundRecord) -> Any:
+        columns = (
+            TextColumn(f"round {record.number} shard {task.shard}"),
+            BarColumn(),
+            TextColumn("{task.description}"),
+        )
+        with Progress(*columns, console=self.console, transient=True) as progress:
+            bar = progress.add_task("training", total=ctx.num_segments)
+
+            def advance(done: int, total: int) -> None:
+                progress.update(bar, completed=done, description=f"segment {done}/{total}")
+
+            trained = train(ctx, global_state, task, advance)
+        self.say(f"trained round {record.number} (gen {record.generation}) on shard {task.shard}")
+        return trained
+
+    def _commit(self, record: RoundRecord) -> None:
+        entry = self._prepare(record)
+        if entry is None:
+            return
+        digest = commitment(entry["cid"], bytes.fromhex(entry["hash"]), bytes.fromhex(entry["root"]),
+                            self._salt(record.round_id), self.chain.me)  # fmt: skip
+        self.chain.ensure_stake(TRAINER, int(self.chain.job_spec(record.job_id)["trainerStake"]))
+        slots = list(self.chain.view("TrainingRounds", "openSlots", record.round_id))
+        self._rng.shuffle(slots)
+        for slot in slots:
+            try:
+                self.chain.send("TrainingRounds", "claimAndCommit", record.round_id, slot, digest)
+            except Reverted as error:
+                if error.name == "TrainingRoundsSlotUnavailable":
+                    continue
+                raise
+            self.say(f"committed round {record.number} in slot {slot}")
+            return
+        self.say(f"no open slot in round {record.number}")
+
+    def _reveal(self, record: RoundRecord, slot: int) -> None:
+        entry = self._prepare(record)
+        if entry is None:
+            return
+        self.chain.send(
+            "TrainingRounds", "reveal", record.round_id, slot, entry["cid"], bytes.fromhex(entry["hash"]),
+            bytes.fromhex(entry["root"]), self._salt(record.round_id),
+        )  # fmt: skip
+        self.say(f"revealed round {record.number} slot {slot}: {entry['cid'][:16]}…")

@@ -1,0 +1,286 @@
+"""The verifier agent: checks every revealed update, spot-checks trace segments drawn from the round's
+verification seed, attests or challenges, recomputes aggregation proposals, sits on dispute panels,
+keeps rounds moving (panel draws, resolutions, missed reveals, empty rounds) and claims its rewards.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eth_abi import encode
+from eth_utils import keccak
+
+from agents.node.accounts import derived_secret
+from agents.node.agent import Agent
+from agents.node.events import Event
+from agents.node.journal import Journal
+from agents.node.manifest import vote_commitment
+from agents.node.protocol import (
+    AGGREGATION,
+    CHALLENGE,
+    PENDING,
+    PROPOSAL,
+    PROPOSAL_BIT,
+    REVEAL,
+    VERIFIER,
+    Reverted,
+    RoundRecord,
+    as_dict,
+)
+from agents.node.work import Inspection, Task, inspect, segment_ok, spot_check
+
+IGNORED = {
+    # Lost races: another agent acted first, or the window closed meanwhile; the next tick re-reads views.
+    "TrainingRoundsWrongPhase", "TrainingRoundsAlreadyAttested", "TrainingRoundsInvalidSlots",
+    "TrainingRoundsTooManyAttestations", "TrainingRoundsSeedAnchored", "TrainingRoundsNotMissed",
+    "TrainingRoundsNoProposal", "TrainingRoundsAlreadyAttestedProposal", "TrainingRoundsWrongUpdates",
+    "DisputesPanelDrawn", "DisputesTooEarly", "DisputesNotPending", "DisputesNotResolvable",
+    "DisputesCommitClosed", "DisputesRevealClosed", "DisputesAlreadyVoted", "DisputesNothingToReveal",
+}  # fmt: skip
+
+
+class Verifier(Agent):
+    role = "verifier"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.journal = Journal(self.chain.me, "verifier")
+        self.inspections: dict[tuple[int, int], Inspection] = {}
+        self.faults: dict[tuple[int, int], int | None] = {}
+        self.proposal_checks: dict[tuple[int, int], int | None] = {}
+        self.attested_rounds: set[int] = set()
+        self.claimed_rounds: set[int] = set()
+
+    def start(self) -> None:
+        jobs = [self.job] if self.job is not None else list(self.chain.book.jobs)
+        required = max((int(self.chain.job_spec(j)["verifierStake"]) for j in jobs), default=0)
+        added = self.chain.ensure_stake(VERIFIER, required)
+        self.say(f"staked {added / 1e18:g} ETH" if added else "stake in place")
+
+    def on_event(self, event: Event) -> None:
+        a, me = event.args, self.chain.me.lower()
+        if event.name == "UpdatesAttested" and a["verifier"].lower() == me:
+            self.attested_rounds.add(a["roundId"])
+        elif event.name == "VerifierRewardClaimed" and a["verifier"].lower() == me:
+            self.claimed_rounds.add(a["roundId"])
+
+    def tick(self) -> None:
+        for round_id in self.live_rounds():
+            self._round(self.chain.book.rounds[round_id])
+        for dispute_id in sorted(self.chain.book.disputes):
+            if "resolved" not in self.chain.book.disputes[dispute_id]:
+                self._dispute(dispute_id)
+        self._claim()
+
+    def settled(self) -> bool:
+        return not self._claimable()
+
+    def _try(self, contract: str, method: str, *args: Any, value: int = 0) -> bool:
+        try:
+            self.chain.send(contract, method, *args, value=value)
+            return True
+        except Reverted as error:
+            if error.name in IGNORED:
+                return False
+            raise
+
+    # -- updates
+
+    def _inspection(self, record: RoundRecord, slot: int) -> Inspection:
+        key = (record.round_id, slot)
+        if key not in self.inspections:
+            ctx = self.context(record.job_id)
+            state = self.weights(record.job_id, record.generation)
+            self.inspections[key] = inspect(self.store, ctx, state, record.reveals[slot])
+        return self.inspections[key]
+
+    def _task(self, record: RoundRecord, slot: int) -> Task:
+        ctx = self.context(record.job_id)
+        return Task.of(record.task_seed, record.reveals[slot].trainer, ctx.shard_count)
+
+    def _seed(self, record: RoundRecord) -> bytes | None:
+        """The verification seed, computed from the anchor block's hash as soon as that block exists."""
+        if record.anchor is None:
+            return None
+        block = self.chain.web3.eth.get_block(record.anchor)
+        return keccak(encode(["bytes32", "uint256"], [bytes(block["hash"]), record.round_id]))
+
+    def _round(self, record: RoundRecord) -> None:
+        for slot in sorted(record.reveals):
+            self._inspection(record, slot)  # before the seed exists: fetch, decode, measure
+        info = self.chain.round_info(record.round_id)
+        phase, now = info["phase"], self.chain.now()
+        if phase == CHALLENGE or (phase == REVEAL and now > info["revealDeadline"]):
+            self._penalize_missed(record, now, info)
+            self._verify(record, info)
+        elif phase == AGGREGATION and not (info["revealedSlots"] & ~info["rejectedSlots"]):
+            if self._try("TrainingRounds", "closeEmptyRound", record.round_id):
+                self.say(f"closed empty round {record.number}")
+        elif phase == PROPOSAL and record.proposals:
+            self._check_proposal(record)
+
+    def _penalize_missed(self, record: RoundRecord, now: int, info: dict[str, Any]) -> None:
+        if now <= info["revealDeadline"]:
+            return
+        for slot in sorted(set(record.commits) - set(record.reveals) - record.penalized):
+            if self._try("TrainingRounds", "penalizeMissedReveal", record.round_id, slot):
+                self.say(f"reported slot {slot}'s missed reveal in round {record.number}")
+            record.penalized.add(slot)
+
+    def _verify(self, record: RoundRecord, info: dict[str, Any]) -> None:
+        seed = self._seed(record)
+        if seed is None:
+            if self._try("TrainingRounds", "openVerification", record.round_id):
+                self.say(f"anchored round {record.number}'s verification seed")
+            return
+        ctx = self.context(record.job_id)
+        state = self.weights(record.job_id, record.generation)
+        for slot in sorted(record.reveals):
+            key = (record.round_id, slot)
+            if key not in self.faults:
+                inspection = self._inspection(record, slot)
+                self.faults[key] = spot_check(ctx, state, self._task(record, slot), inspection, seed, slot)
+        challenged, rejected = int(info["challengedSlots"]), int(info["rejectedSlots"])
+        bond = int(self.chain.job_spec(record.job_id)["challengeBond"])
+        for slot in sorted(record.reveals):
+            fault = self.faults[(record.round_id, slot)]
+            if fault is None or (challenged | rejected) >> slot & 1:
+                continue
+            if self._try("Disputes", "challengeUpdate", record.round_id, slot, fault, value=bond):
+                inspection = self.inspections[(record.round_id, slot)]
+                reason = inspection.reason if inspection.fault is not None else "replay differs"
+                self.say(f"challenged round {record.number} slot {slot} at segment {fault} ({reason})")
+        self._attest(record, challenged | rejected)
+
+    def _attest(self, record: RoundRecord, excluded: int) -> None:
+        round_id = record.round_id
+        quorum = int(self.chain.view("TrainingRounds", "jobConfig", record.job_id).attestationQuorum)
+        done = int(self.chain.view("TrainingRounds", "attestedBy", round_id, self.chain.me))
+        good = [
+            s for s in sorted(record.reveals)
+            if self.faults[(round_id, s)] is None and not (done | excluded) >> s & 1
+            and int(self.chain.view("TrainingRounds", "attestationsOf", round_id, s)) < quorum
+        ]  # fmt: skip
+        if not good:
+            return
+        bitmap = sum(1 << s for s in good)
+        qualities = [self.inspections[(round_id, s)].quality for s in good]
+        if self._try("TrainingRounds", "attest", round_id, bitmap, qualities):
+            self.attested_rounds.add(round_id)
+            self.say(f"attested round {record.number} slots {good} qualities {qualities}")
+
+    # -- proposals
+
+    def _proposal_fault(self, record: RoundRecord, proposal: dict[str, Any]) -> int | None:
+        """None if the proposal recomputes exactly; else 0 (weights) or 1 + the first wrong metric."""
+        key = (record.round_id, int(proposal["nonce"]))
+        if key not in self.proposal_checks:
+            mine = self.generation_for(record.round_id, int(proposal["updates"]))
+            if mine.weights_hash != bytes(proposal["weightsHash"]):
+                self.proposal_checks[key] = 0
+            else:
+                wrong = [
+                    i
+                    for i, (a, b) in enumerate(zip(mine.metrics, proposal["metrics"], strict=False))
+                    if a != b
+                ]
+                bad_count = len(mine.metrics) != len(proposal["metrics"])
+                self.proposal_checks[key] = 1 + wrong[0] if wrong else (1 if bad_count else None)
+        return self.proposal_checks[key]
+
+    def _check_proposal(self, record: RoundRecord) -> None:
+        view = as_dict(self.chain.view("TrainingRounds", "proposalOf", record.round_id))
+        done = int(self.chain.view("TrainingRounds", "attestedBy", record.round_id, self.chain.me))
+        quorum = int(self.chain.view("TrainingRounds", "jobConfig", record.job_id).attestationQuorum)
+        if view["disputed"] or view["finalizable"] or done & PROPOSAL_BIT or view["attestations"] >= quorum:
+            return
+        proposal = record.proposals[-1]
+        if int(proposal["nonce"]) != int(view["nonce"]):
+            return  # the book has not caught up with the live proposal yet
+        fault = self._proposal_fault(record, proposal)
+        if fault is None:
+            if self._try("TrainingRounds", "attestProposal", record.round_id):
+                self.say(f"attested the proposal of round {record.number}")
+        else:
+            bond = int(self.chain.job_spec(record.job_id)["challengeBond"])
+            if self._try("Disputes", "challengeProposal", record.round_id, fault, value=bond):
+                self.say(f"challenged the proposal of round {record.number} at segment {fault}")
+
+    # -- disputes
+
+    def _judge(self, dispute_id: int) -> bool:
+        """Whether the challenge is right (vote ``upheld``): the named segment fails on replay."""
+        key = f"vote:{dispute_id}"
+        if (vote := self.journal.get(key)) is not None:
+            return bool(vote)
+        d = self.chain.book.disputes[dispute_id]
+        record = self.chain.book.rounds[int(d["roundId"])]
+        if d["kind"] == "UpdateChallenged":
+            slot = int(d["slot"])
+            ctx = self.context(record.job_id)
+            state = self.weights(record.job_id, record.generation)
+            ok = segment_ok(
+                ctx, state, self._task(record, slot), self._inspection(record, slot), int(d["segment"])
+            )
+            upheld = not ok
+        else:
+            proposal = record.proposals[-1] if record.proposals else None
+            upheld = proposal is not None and self._proposal_fault(record, proposal) == int(d["segment"])
+        self.journal.put(key, upheld)
+        return upheld
+
+    def _dispute(self, dispute_id: int) -> None:
+        view = as_dict(self.chain.view("Disputes", "dispute", dispute_id))
+        if int(view["status"]) != PENDING:
+            return
+        now, me = self.chain.now(), self.chain.me.lower()
+        panel = [p.lower() for p in view["panel"]]
+        if not view["drawn"]:
+            if now > view["commitDeadline"]:
+                self._try("Disputes", "resolve", dispute_id)
+            elif self._try("Disputes", "drawPanel", dispute_id):
+                self.say(f"drew the panel of dispute {dispute_id}")
+            return
+        salt = derived_secret(self.chain.account, f"aoai-vote:{self.chain.chain_id}:{dispute_id}")
+        commit_open = view["committed"] < len(panel) and now <= view["commitDeadline"]
+        vote_state = self.chain.book.votes.get((dispute_id, me))
+        if me in panel and vote_state is None and commit_open:
+            upheld = self._judge(dispute_id)
+            if self._try(
+                "Disputes", "commitVote", dispute_id, vote_commitment(dispute_id, upheld, salt, self.chain.me)
+            ):
+                self.say(f"committed a vote on dispute {dispute_id}")
+        elif (
+            me in panel
+            and vote_state == "VoteCommitted"
+            and not commit_open
+            and now <= view["revealDeadline"]
+        ):
+            upheld = self._judge(dispute_id)
+            if self._try("Disputes", "revealVote", dispute_id, upheld, salt):
+                self.say(f"voted {'upheld' if upheld else 'rejected'} on dispute {dispute_id}")
+        elif (
+            not commit_open
+            and (view["revealed"] == view["committed"] or now > view["revealDeadline"])
+            and self._try("Disputes", "resolve", dispute_id)
+        ):
+            self.say(f"resolved dispute {dispute_id}")
+
+    # -- rewards
+
+    def _claimable(self) -> list[int]:
+        book, owed = self.chain.book, []
+        for r in sorted(self.attested_rounds - self.claimed_rounds):
+            if r in book.rounds and book.rounds[r].closed and self.follows(book.rounds[r].job_id):
+                if int(self.chain.view("TrainingRounds", "pendingVerifierReward", r, self.chain.me)) > 0:
+                    owed.append(r)
+                else:
+                    self.claimed_rounds.add(r)  # nothing accepted was attested: nothing to claim
+        return owed
+
+    def _claim(self) -> None:
+        rounds = self._claimable()
+        if rounds:
+            self.chain.send("TrainingRounds", "claimVerifierRewards", rounds)
+            self.claimed_rounds.update(rounds)
+            self.say(f"claimed verifier rewards of rounds {rounds}")

@@ -1,0 +1,282 @@
+"""The learning work agents do for a job, on top of the learning core: train and publish an update,
+judge one (safe decode, hashes, bounds, quality, trace segments), and aggregate a generation.
+
+Every agent computes the same things the same way, so a verifier's recomputation of an aggregation or a
+panel member's replay of a segment is compared bit for bit with what was published.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import torch
+from eth_abi import encode
+from eth_utils import keccak
+
+from agents.learning.aggregation.registry import RULES, aggregate
+from agents.learning.codec import State, decode_state, encode_state
+from agents.learning.dataset import Dataset, Splits
+from agents.learning.errors import LearningError
+from agents.learning.evaluation import evaluate_state, update_quality
+from agents.learning.flat import flatten_state, unflatten_state
+from agents.learning.hashing import sha256
+from agents.learning.hyperparams import HyperParams
+from agents.learning.sharding import shard
+from agents.learning.skills.registry import Skill, get_skill
+from agents.learning.spotcheck import draw_segments, segments_to_check
+from agents.learning.trace import Trace, check_segment
+from agents.learning.training import (
+    checkpoint_steps,
+    decode_checkpoint,
+    initial_checkpoint,
+    model_part,
+    run_steps,
+)
+from agents.node.manifest import JobManifest, ManifestError, Ref, UpdateManifest, parse_job, parse_update
+from agents.node.store import Store
+
+MAX_UPDATE_ABS = 1e3
+"""Largest absolute value an update may hold (a bounded update; the digits MLP moves far less)."""
+FAKED_FRACTION, CATCH_PROBABILITY = 0.1, 0.99
+"""Spot checks catch a trainer faking 10% of its steps with probability at least 99%."""
+METRIC_SCALE = 1_000_000
+
+
+def architecture_id(skill: str) -> bytes:
+    return keccak(text=f"aoai-skill:{skill}")
+
+
+@dataclass(frozen=True)
+class Task:
+    """A trainer's task: ``seed = keccak256(abi.encode(taskSeed, trainer))``, ``shard = seed mod n``."""
+
+    shard: int
+    seed: int
+
+    @classmethod
+    def of(cls, task_seed: bytes, trainer: str, shard_count: int) -> Task:
+        seed = int.from_bytes(keccak(encode(["bytes32", "address"], [task_seed, trainer])), "big")
+        return cls(seed % shard_count, seed)
+
+
+class JobContext:
+    """A job's skill, config, hyper-parameters, data and shards, checked against its on-chain spec."""
+
+    def __init__(self, job_id: int, spec: Mapping[str, Any], manifest: JobManifest) -> None:
+        self.job_id = job_id
+        self.spec = spec
+        self.manifest = manifest
+        self.skill: Skill = get_skill(manifest.skill)
+        self.config = manifest.config
+        self.hp = HyperParams.from_dict(manifest.hyperparams)
+        self.shard_count = int(spec["shardCount"])
+        self.rule = int(spec["aggregationRule"])
+        if bytes(spec["architectureId"]) != architecture_id(manifest.skill):
+            raise ManifestError(f"job {job_id}: architecture id does not name skill {manifest.skill}")
+        if bytes(spec["configHash"]).hex() != self.skill.config_hash(self.config):
+            raise ManifestError(f"job {job_id}: model config does not match the chain's configHash")
+        if bytes(spec["hyperparamsHash"]).hex() != self.hp.hash:
+            raise ManifestError(f"job {job_id}: hyper-parameters do not match the chain's hyperparamsHash")
+        if self.rule not in RULES:
+            raise ManifestError(f"job {job_id}: unknown aggregation rule {self.rule}")
+
+    @classmethod
+    def load(cls, job_id: int, spec: Mapping[str, Any], store: Store) -> JobContext:
+        return cls(job_id, spec, parse_job(store.get_document(spec["datasetManifestCID"])))
+
+    @cached_property
+    def model_spec(self) -> dict[str, Any]:
+        return self.skill.spec(self.config)
+
+    @cached_property
+    def splits(self) -> Splits:
+        return self.skill.load_data()
+
+    @cached_property
+    def num_segments(self) -> int:
+        return len(checkpoint_steps(self.hp)) - 1
+
+    def shard(self, index: int) -> Dataset:
+        m = self.manifest
+        return shard(self.splits.train, self.shard_count, index, m.shard_seed, m.shard_alpha)
+
+    def decode_weights(self, data: bytes) -> State:
+        return decode_state(data, self.model_spec)
+
+    def scaled_metrics(self, state: Mapping[str, torch.Tensor]) -> list[int]:
+        values = evaluate_state(self.skill, self.config, state, self.splits.test)
+        return [round(values[name] * METRIC_SCALE) for name in self.manifest.metrics]
+
+
+# ------------------------------------------------------------------------------------------ training
+
+
+@dataclass(frozen=True)
+class Trained:
+    checkpoints: tuple[bytes, ...]
+    update: State
+
+
+def train(
+    ctx: JobContext, global_state: State, task: Task, on_segment: Callable[[int, int], None] | None = None
+) -> Trained:
+    """:func:`agents.learning.training.train_locally`, segment by segment so progress can be shown."""
+    hp, data = ctx.hp, ctx.shard(task.shard)
+    steps = checkpoint_steps(hp)
+    checkpoint = initial_checkpoint(global_state, hp)
+    blobs = [encode_state(checkpoint)]
+    for i, (start, stop) in enumerate(itertools.pairwise(steps)):
+        checkpoint = run_steps(
+            ctx.skill, ctx.config, checkpoint, global_state, data, task.seed, hp, start, stop
+        )
+        blobs.append(encode_state(checkpoint))
+        if on_segment:
+            on_segment(i + 1, len(steps) - 1)
+    final = model_part(checkpoint)
+    return Trained(tuple(blobs), {name: final[name] - global_state[name] for name in final})
+
+
+def fabricate(ctx: JobContext, global_state: State) -> Trained:
+    """A lazy trainer's output: its unchanged input as the update, behind a trace that never moved."""
+    start = encode_state(initial_checkpoint(global_state, ctx.hp))
+    steps = checkpoint_steps(ctx.hp)
+    return Trained(tuple(start for _ in steps), {n: torch.zeros_like(t) for n, t in global_state.items()})
+
+
+def publish(
+    store: Store, ctx: JobContext, round_id: int, trainer: str, trained: Trained
+) -> tuple[str, bytes, bytes]:
+    """Upload checkpoints, update and manifest; returns (manifest CID, keccak256 of it, traceRoot)."""
+    refs = []
+    for blob in trained.checkpoints:
+        stored = store.put(blob)
+        refs.append(Ref(stored.cid, stored.keccak256, sha256(blob)))
+    update = store.put(encode_state(trained.update))
+    manifest = UpdateManifest(
+        skill=ctx.manifest.skill,
+        round_id=round_id,
+        trainer=trainer,
+        steps=tuple(checkpoint_steps(ctx.hp)),
+        update=Ref(update.cid, update.keccak256),
+        checkpoints=tuple(refs),
+    )
+    stored = store.put(manifest.to_bytes())
+    return stored.cid, stored.keccak256, manifest.trace_root
+
+
+# ------------------------------------------------------------------------------------------ judging
+
+
+@dataclass(frozen=True)
+class Revealed:
+    """An update as revealed on chain."""
+
+    round_id: int
+    slot: int
+    trainer: str
+    cid: str
+    update_hash: bytes
+    trace_root: bytes
+
+
+@dataclass
+class Inspection:
+    """What a verifier learned from an update before the spot checks: the first faulty segment if it is
+    malformed (then every segment counts as faulty), its quality, and its decoded parts."""
+
+    fault: int | None
+    reason: str
+    quality: int = 0
+    update: State | None = None
+    checkpoints: tuple[bytes, ...] = ()
+    trace: Trace | None = None
+
+
+def inspect(store: Store, ctx: JobContext, global_state: State, revealed: Revealed) -> Inspection:
+    """Fetch and check everything but the trace replay. IPFS failures propagate (retry later)."""
+    last = ctx.num_segments - 1
+    try:
+        manifest = parse_update(store.get(revealed.cid, revealed.update_hash))
+        if manifest.trainer.lower() != revealed.trainer.lower() or manifest.round_id != revealed.round_id:
+            return Inspection(0, "manifest names another trainer or round")
+        if manifest.skill != ctx.manifest.skill or list(manifest.steps) != checkpoint_steps(ctx.hp):
+            return Inspection(0, "manifest does not follow the job's skill and steps")
+        if manifest.trace_root != revealed.trace_root:
+            return Inspection(0, "checkpoint hashes do not give the revealed traceRoot")
+        blobs = tuple(store.get(ref.cid, ref.keccak256) for ref in manifest.checkpoints)
+        if any(sha256(blob) != ref.sha256 for blob, ref in zip(blobs, manifest.checkpoints, strict=True)):
+            return Inspection(0, "a checkpoint does not match its sha256")
+        for blob in blobs:
+            decode_checkpoint(blob, ctx.skill, ctx.config, ctx.hp)
+        update = ctx.decode_weights(store.get(manifest.update.cid, manifest.update.keccak256))
+    except (ManifestError, LearningError) as error:
+        return Inspection(0, f"malformed: {error}")
+    trace = Trace.of(blobs)
+    if blobs[0] != encode_state(initial_checkpoint(global_state, ctx.hp)):
+        return Inspection(0, "the trace does not start from the round's generation", trace=trace)
+    if max(float(t.abs().max()) for t in update.values()) > MAX_UPDATE_ABS:
+        return Inspection(last, "update out of bounds", trace=trace)
+    final = model_part(decode_checkpoint(blobs[-1], ctx.skill, ctx.config, ctx.hp))
+    if any(not torch.equal(update[n], final[n] - global_state[n]) for n in update):
+        return Inspection(last, "update is not the trace's last checkpoint minus the generation", trace=trace)
+    quality = update_quality(ctx.skill, ctx.config, global_state, update, ctx.splits.validation)
+    return Inspection(None, "ok", round(quality.improvement * METRIC_SCALE), update, blobs, trace)
+
+
+def segment_ok(
+    ctx: JobContext, global_state: State, task: Task, inspection: Inspection, segment: int
+) -> bool:
+    """Whether ``segment`` of an inspected update replays to its committed checkpoint."""
+    if inspection.fault is not None:
+        return False
+    if not 0 <= segment < ctx.num_segments or inspection.trace is None:
+        return False
+    blobs, trace = inspection.checkpoints, inspection.trace
+    verdict = check_segment(
+        ctx.skill, ctx.config, global_state, ctx.shard(task.shard), task.seed, ctx.hp, trace.root,
+        segment, blobs[segment], blobs[segment + 1], trace.segment_proofs(segment),
+    )  # fmt: skip
+    return verdict.accepted
+
+
+def spot_check(
+    ctx: JobContext, global_state: State, task: Task, inspection: Inspection, seed: bytes, slot: int
+) -> int | None:
+    """The first faulty segment among those drawn from the verification seed for ``slot``, or None."""
+    if inspection.fault is not None:
+        return inspection.fault
+    k = segments_to_check(FAKED_FRACTION, CATCH_PROBABILITY, ctx.num_segments)
+    randomness = keccak(encode(["bytes32", "uint8"], [seed, slot]))
+    for segment in draw_segments(randomness, ctx.num_segments, k):
+        if not segment_ok(ctx, global_state, task, inspection, segment):
+            return segment
+    return None
+
+
+# ------------------------------------------------------------------------------------------ aggregation
+
+
+@dataclass(frozen=True)
+class Generation:
+    """A proposed generation: weights bytes, their keccak256 and the scaled metrics."""
+
+    data: bytes
+    weights_hash: bytes
+    metrics: list[int]
+
+
+def aggregate_generation(
+    ctx: JobContext, global_state: State, updates: Sequence[State], weights: Sequence[float]
+) -> Generation:
+    """Generation g+1 = g + rule(updates) (the job's rule id), evaluated on the held-out test split."""
+    spec = ctx.model_spec
+    stacked = torch.stack([flatten_state(u, spec) for u in updates])
+    delta = aggregate(ctx.rule, stacked, torch.tensor(list(weights), dtype=torch.float64))
+    change = unflatten_state(delta, spec)
+    state = {name: global_state[name] + change[name] for name in global_state}
+    data = encode_state(state)
+    return Generation(data, keccak(data), ctx.scaled_metrics(state))

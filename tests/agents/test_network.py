@@ -1,0 +1,44 @@
+"""End to end with real agents: three honest trainers, a lazy one, two verifiers, one aggregator, each in
+its own process, three rounds of the vision job on anvil and a real IPFS daemon."""
+
+from __future__ import annotations
+
+import pytest
+from agent_helpers import ETHER, address, genesis_accuracy, new_job
+
+pytestmark = pytest.mark.services
+
+ROUNDS = 3
+
+
+def test_three_rounds_with_a_lazy_trainer(net, reader):
+    job = new_job(net, slots=4)
+    common = ["--job", str(job), "--rounds", str(ROUNDS)]
+    procs = [
+        net.agent(f"trainer{i}", "worker", "start", "--account", f"TEST::{i}", *common) for i in (1, 2, 3)
+    ]
+    procs.append(net.agent("lazy", "worker", "start", "--account", "TEST::4", "--behaviour", "lazy", *common))
+    procs += [
+        net.agent(f"verifier{i}", "verifier", "start", "--account", f"TEST::{i}", *common) for i in (5, 6)
+    ]
+    procs.append(net.agent("aggregator", "aggregator", "start", "--account", "TEST::7", *common))
+    net.wait(procs)
+
+    metrics = reader.metrics(job)
+    assert sorted(metrics) == list(range(ROUNDS + 1))
+    accuracy = [genesis_accuracy()] + [metrics[n][0] / 1e6 for n in range(1, ROUNDS + 1)]
+    assert accuracy[-1] > accuracy[0] + 0.4, accuracy
+    assert accuracy[-1] > 0.8, accuracy
+
+    lazy = address(4)
+    rejected = reader.events("UpdateRejected", trainer=lazy)
+    assert len({e["roundId"] for e in rejected}) == ROUNDS
+    accepted, rejections, _, slashed = reader.call("TrainingRounds", "scoreOf", lazy)
+    assert accepted == 0 and rejections == ROUNDS and slashed >= ETHER
+    assert reader.call("AOAIToken", "balanceOf", lazy) == 0
+    reward = reader.call("TrainingRounds", "jobConfig", job)[8]
+    for i in (1, 2, 3):
+        honest = address(i)
+        assert reader.call("AOAIToken", "balanceOf", honest) == reward * ROUNDS
+        assert reader.call("TrainingRounds", "scoreOf", honest)[0] == ROUNDS
+        assert len(reader.events("UpdateCommitted", trainer=honest)) == ROUNDS
