@@ -18,8 +18,11 @@ setup: .stamps/venv .stamps/npm $(SOLCX)/solc-v$(SOLC_VERSION)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	mkdir -p .stamps && touch $@
 
+# `npm ci` refuses this lock file: npm 11 leaves other platforms' optional binaries (anvil for darwin,
+# arm64, win32) and a GitHub-only optional dependency of js-ipfs out of it. `npm install --no-save`
+# installs exactly the locked versions and never rewrites the lock.
 .stamps/npm: package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
+	npm install --no-audit --no-fund --no-save --loglevel=error
 	mkdir -p .stamps && touch $@
 
 $(SOLCX)/solc-v$(SOLC_VERSION): tools/solc.js tools/install-solc .stamps/npm
