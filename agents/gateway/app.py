@@ -2,8 +2,9 @@
 
 Every inference request is authenticated by the X-AOAI-* headers of `agents.billing.request_auth` (an
 EIP-712 signature over the raw body, a nonce, an expiry, the job, and the cumulative voucher). Refusals
-are JSON `{"detail": reason}` with 401 (authentication), 402 (price or credit), 404, 409 (weights fail the
-hash check), 413 (body size), 422 (input), 429 (rate), 502/503 (weights unavailable).
+are JSON `{"detail": reason}` with 400 (undecodable body), 401 (authentication), 402 (price or credit),
+404, 409 (weights fail the hash check), 413 (body size), 422 (input), 429 (rate), 502/503 (weights
+unavailable).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ JOB_PATH = Path(pattern=r"^[A-Za-z0-9_-]{1,64}$", description="job id, or the sk
 REFUSALS: dict[int | str, dict[str, Any]] = {
     status: {"model": schemas.Problem, "description": description}
     for status, description in {
+        400: "the body is not decodable JSON",
         401: "not authenticated: bad or expired signature, replayed nonce, wrong job",
         402: "the voucher does not cover the price, or the credit does not cover the voucher",
         404: "unknown job or generation, or a route the job's skill does not offer",
@@ -177,7 +179,6 @@ def create_app(gateway: Gateway, *, manage_lifecycle: bool = True) -> FastAPI:
     @app.get(
         "/v1/accounts/{address}",
         response_model=schemas.AccountInfo,
-        responses={422: {"model": schemas.Problem}},
         summary="The voucher total this gateway holds for an address",
     )
     async def account(address: str = Path(pattern=r"^0x[0-9a-fA-F]{40}$")) -> Any:

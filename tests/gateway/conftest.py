@@ -231,7 +231,7 @@ def make_gateway(protocol, actors, services, vision, tmp_path_factory):
     from agents.gateway.runtime import build_gateway
     from agents.gateway.service import GatewaySettings
 
-    def make(**settings):
+    def make(manage_lifecycle=True, **settings):
         settings = {"default_price": PRICE, "settle_interval": 3600.0, "poll_interval": 0.2, **settings}
         gateway = build_gateway(
             actors.gateway,
@@ -240,6 +240,6 @@ def make_gateway(protocol, actors, services, vision, tmp_path_factory):
             tmp_path_factory.mktemp("gateway"),
             GatewaySettings(**settings),
         )
-        return gateway, create_app(gateway)
+        return gateway, create_app(gateway, manage_lifecycle=manage_lifecycle)
 
     return make
