@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from agents.learning.aggregation import (
     RULES,
+    SERVER_KINDS,
     ServerOptimizer,
     ServerState,
     aggregate,
@@ -166,8 +167,8 @@ def test_krum_never_picks_an_outlier(n_honest: int, attackers: int, seed: int, o
 def test_server_optimizers_match_reddi_formulas(gen: torch.Generator) -> None:
     d = 11
     deltas = [torch.randn(d, generator=gen) for _ in range(3)]
-    for kind in ("fedavg", "fedavgm", "fedadam", "fedyogi", "fedadagrad"):
-        opt = ServerOptimizer(kind, lr=0.3, beta1=0.9, beta2=0.99, tau=1e-3)  # type: ignore[arg-type]
+    for kind_id, kind in enumerate(SERVER_KINDS):
+        opt = ServerOptimizer.from_id(kind_id, lr=0.3, beta1=0.9, beta2=0.99, tau=1e-3)
         state = opt.initial_state(d)
         m, v = np.zeros(d), np.full(d, 1e-6)
         for delta in deltas:
@@ -194,6 +195,10 @@ def test_server_optimizers_match_reddi_formulas(gen: torch.Generator) -> None:
         assert restored.to_bytes() == state.to_bytes()
     with pytest.raises(WeightFormatError):
         ServerState.from_bytes(state.to_bytes(), d + 1)
+    with pytest.raises(AggregationInputError, match="server optimizer id"):
+        ServerOptimizer.from_id(len(SERVER_KINDS))
+    with pytest.raises(AggregationInputError, match="finite vector"):
+        opt.step(state, torch.full((d,), float("nan")))
 
 
 def test_registry_runs_each_rule_with_defaults(gen: torch.Generator) -> None:

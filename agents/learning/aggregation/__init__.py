@@ -11,11 +11,12 @@ from agents.learning.aggregation.rules import (
     multi_krum,
     trimmed_mean,
 )
-from agents.learning.aggregation.server import ServerOptimizer, ServerState
+from agents.learning.aggregation.server import SERVER_KINDS, ServerOptimizer, ServerState
 from agents.learning.aggregation.validation import stack_updates
 
 __all__ = [
     "RULES",
+    "SERVER_KINDS",
     "RuleSpec",
     "ServerOptimizer",
     "ServerState",

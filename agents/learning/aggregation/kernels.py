@@ -1,8 +1,8 @@
 """Vectorised building blocks over a stacked ``n x d`` float32 update tensor.
 
-Work runs over column blocks (bounded temporaries, float64 sums across blocks); sorting blocks are
-shared by a small thread pool (numpy releases the GIL in its kernels). Nothing loops over clients
-or coordinates.
+Work runs over column blocks (bounded temporaries, float64 sums across blocks); weighted-sum and
+sorting blocks are shared by a small thread pool (torch and numpy release the GIL in their
+kernels). Nothing loops over clients or coordinates.
 """
 
 from __future__ import annotations
@@ -19,24 +19,43 @@ from agents.learning.aggregation.validation import check_finite
 from agents.learning.errors import AggregationInputError
 
 GRAM_BLOCK = 1 << 20
+SUM_BLOCK = 1 << 17
 CANCELLATION_RATIO = 1e-2
 SORT_BLOCK = 1 << 13
 NETWORK_MAX_N = 24
 T = TypeVar("T")
 
 
+@cache
+def _pool() -> ThreadPoolExecutor:
+    """One worker per intra-op thread torch was configured with, kept for the process's lifetime."""
+    return ThreadPoolExecutor(max_workers=max(1, torch.get_num_threads()), thread_name_prefix="aggregation")
+
+
 def _map_blocks(fn: Callable[[int, int], T], d: int, block: int) -> list[T]:
-    """``fn(start, stop)`` over column blocks, results in block order (so sums are deterministic)."""
-    with ThreadPoolExecutor(max_workers=max(1, torch.get_num_threads())) as pool:
-        return list(pool.map(lambda start: fn(start, min(start + block, d)), range(0, d, block)))
+    """``fn(start, stop)`` over column blocks, results in block order; a single block runs inline."""
+    if d <= block:
+        return [fn(0, d)]
+    return list(_pool().map(lambda start: fn(start, min(start + block, d)), range(0, d, block)))
 
 
 def weighted_sum(updates: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-    """``weights @ updates`` (one matrix-vector product), refusing a non-finite result.
+    """``weights @ updates``, refusing a non-finite result.
 
-    NaN and infinity propagate through the product, so a finite result also proves finite input.
+    Column blocks of a few MB are shared by the thread pool, each a matrix-vector product whose
+    output stays in cache, so the updates are streamed from memory once (one ``weights @ updates``
+    reads them several times when n is small). NaN and infinity propagate through the products,
+    so a finite result also proves finite input.
     """
-    return check_finite(weights.to(torch.float32) @ updates)
+    d = updates.shape[1]
+    w = weights.to(torch.float32)
+    out = torch.empty(d, dtype=torch.float32)
+
+    def block(start: int, stop: int) -> None:
+        torch.mv(updates[:, start:stop].T, w, out=out[start:stop])
+
+    _map_blocks(block, d, SUM_BLOCK)
+    return check_finite(out)
 
 
 def _blocked_gram(updates: torch.Tensor, extra: torch.Tensor | None, centre: bool) -> torch.Tensor:

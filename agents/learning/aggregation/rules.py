@@ -136,4 +136,4 @@ def centered_clipping(
         clip = (tau / dist.clamp_min(1e-300)).clamp(max=1.0) / n
         gamma = gamma * (1 - clip.sum())
         gamma[:n] += clip
-    return check_finite(weighted_sum(updates, gamma[:n]) + float(gamma[n]) * v0)
+    return check_finite(torch.add(weighted_sum(updates, gamma[:n]), v0, alpha=float(gamma[n])))

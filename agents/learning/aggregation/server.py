@@ -17,6 +17,8 @@ from agents.learning.codec import DEFAULT_MAX_BYTES, TensorSpec, decode_state, e
 from agents.learning.errors import AggregationInputError
 
 ServerKind = Literal["fedavg", "fedavgm", "fedadam", "fedyogi", "fedadagrad"]
+SERVER_KINDS: tuple[ServerKind, ...] = ("fedavg", "fedavgm", "fedadam", "fedyogi", "fedadagrad")
+"""Server optimizers by the small integer id the chain stores (the index)."""
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,13 @@ class ServerOptimizer:
     beta1: float = 0.9
     beta2: float = 0.99
     tau: float = 1e-3
+
+    @classmethod
+    def from_id(cls, kind_id: int, **params: float) -> ServerOptimizer:
+        """The optimizer with chain id ``kind_id`` (see :data:`SERVER_KINDS`) and the given parameters."""
+        if not 0 <= kind_id < len(SERVER_KINDS):
+            raise AggregationInputError(f"unknown server optimizer id {kind_id}")
+        return cls(SERVER_KINDS[kind_id], **params)
 
     def initial_state(self, d: int) -> ServerState:
         return ServerState.initial(d, self.tau)

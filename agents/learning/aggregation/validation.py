@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -50,6 +51,7 @@ def check_weights(weights: torch.Tensor | None, n: int) -> torch.Tensor:
 def check_finite(
     value: torch.Tensor, what: str = "updates contain NaN or infinity (or overflow)"
 ) -> torch.Tensor:
-    if not bool(torch.isfinite(value).all()):
+    """``value`` if it holds no NaN or infinity: one float64 sum, in which either would survive."""
+    if not math.isfinite(float(value.sum(dtype=torch.float64))):
         raise AggregationInputError(what)
     return value

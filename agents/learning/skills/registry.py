@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -24,7 +24,11 @@ from agents.learning.skills import language, vision
 
 @dataclass(frozen=True)
 class Skill:
-    """Everything the agents need to train and judge models for one kind of job."""
+    """Everything the agents need to train and judge models for one kind of job.
+
+    ``evaluate`` returns metrics that always include ``loss`` (what verifiers compare); ``metric``
+    names the headline one shown to people (accuracy, perplexity).
+    """
 
     name: str
     build_model: Callable[[Mapping[str, Any]], nn.Module]
@@ -33,7 +37,7 @@ class Skill:
     evaluate: Callable[[nn.Module, Dataset], dict[str, float]]
     default_config: Mapping[str, Any]
     default_hyperparams: HyperParams
-    metric: str = field(default="loss")
+    metric: str = "loss"
 
     def config_hash(self, config: Mapping[str, Any] | None = None) -> str:
         """sha256 of the canonical JSON of ``{"skill": name, "model": config}``."""
