@@ -7,8 +7,12 @@ from typing import Any
 import click
 
 from agents.chain.connection import ChainUnreachable
+from agents.cli.agents import aggregator, verifier, worker
+from agents.cli.api import api, serve
+from agents.cli.billing import billing
 from agents.cli.devnet import demo, devnet
 from agents.cli.info import info
+from agents.cli.wallet import wallet
 from agents.deployments import DeploymentNotFound
 from agents.devnet.services import ServiceError
 
@@ -31,9 +35,8 @@ def cli() -> None:
     """ActuallyOpenAI: train a shared model together, get paid in AOAI, earn the ETH it makes."""
 
 
-cli.add_command(info)
-cli.add_command(devnet)
-cli.add_command(demo)
+for command in (info, worker, verifier, aggregator, serve, api, wallet, billing, devnet, demo):
+    cli.add_command(command)
 
 
 def main() -> None:
