@@ -43,6 +43,7 @@ contract ModelRegistry is IModelRegistry, AccessControl {
         record.recordedAt = uint64(block.timestamp);
         record.weightsHash = weightsHash;
         record.cidHash = keccak256(bytes(cid));
+        record.metricsHash = keccak256(abi.encode(new int256[](0)));
         _counts[jobId] = 1;
         emit GenerationRecorded(jobId, 0, 0, parentJobId, parentNumber, cid, weightsHash, new int256[](0));
     }
@@ -65,7 +66,7 @@ contract ModelRegistry is IModelRegistry, AccessControl {
         record.recordedAt = uint64(block.timestamp);
         record.weightsHash = weightsHash;
         record.cidHash = keccak256(bytes(cid));
-        record.metrics = metrics;
+        record.metricsHash = keccak256(abi.encode(metrics));
         _counts[jobId] = number + 1;
         emit GenerationRecorded(jobId, number, roundId, jobId, number - 1, cid, weightsHash, metrics);
     }

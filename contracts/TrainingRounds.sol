@@ -29,26 +29,33 @@ contract TrainingRounds is ITrainingRounds, AccessControl, ReentrancyGuard {
     uint8 private constant _STATUS_EMPTY = 2;
     uint256 private constant _DEMAND_ONE = 16;
     uint256 private constant _MAX_METRICS = 16;
+    uint256 private constant _PROPOSAL_BIT = 1 << 255;
 
+    /// @dev What a round keeps for good: one word, and the slot bitmaps (revealed updates minus rejected
+    /// ones are the accepted updates, which verifier rewards are computed from after finality).
     struct Round {
         uint64 jobId;
         uint32 number;
         uint32 generation;
         uint16 slotCount;
+        uint16 committed;
         uint40 openedAt;
         uint8 status;
         uint32 attestationUnits;
-        uint16 committed;
-        uint16 revealed;
+        uint256 revealedSlots;
+        uint256 rejectedSlots;
+        uint256 challengedSlots;
+    }
+
+    /// @dev What only the open round of a job needs, kept per job and overwritten by each new round (so its
+    /// writes are non-zero to non-zero); `roundNumber` tags whose it is and keeps the word non-zero.
+    struct Progress {
+        uint32 roundNumber;
         uint16 checked;
         uint16 openDisputes;
         uint40 commitClosedAt;
         uint40 revealClosedAt;
         uint64 seedBlock;
-        bytes32 taskSeed;
-        uint256 revealedSlots;
-        uint256 rejectedSlots;
-        uint256 challengedSlots;
     }
 
     struct Slot {
@@ -89,9 +96,12 @@ contract TrainingRounds is ITrainingRounds, AccessControl, ReentrancyGuard {
     IStakeManager private immutable _stakes;
     IJobRegistry private immutable _jobs;
     IModelRegistry private immutable _models;
+    uint256 private immutable _cap;
 
     uint256 private _roundCount;
     mapping(uint256 roundId => Round) private _rounds;
+    mapping(uint64 jobId => Progress) private _progress;
+    mapping(uint64 jobId => bytes32) private _taskSeeds;
     mapping(uint64 jobId => JobConfig) private _configs;
     mapping(uint64 jobId => JobState) private _jobStates;
     mapping(uint64 jobId => mapping(uint256 slot => Slot)) private _slots;
@@ -99,9 +109,8 @@ contract TrainingRounds is ITrainingRounds, AccessControl, ReentrancyGuard {
     mapping(uint64 jobId => mapping(address trainer => TrainerClaim)) private _claims;
     mapping(uint256 roundId => mapping(uint256 word => uint256)) private _attestationCounts;
     mapping(uint256 roundId => mapping(address verifier => uint256 slots)) private _attested;
-    mapping(uint256 roundId => Proposal) private _proposals;
-    mapping(uint256 roundId => bytes32) private _proposalDigests;
-    mapping(uint256 roundId => mapping(address verifier => uint16 nonce)) private _proposalAttesters;
+    mapping(uint64 jobId => Proposal) private _proposals;
+    mapping(uint64 jobId => bytes32) private _proposalDigests;
     mapping(address account => AccountScore) private _scores;
 
     /// @param admin Holder of DEFAULT_ADMIN_ROLE (grants DISPUTES_ROLE to the disputes contract).
@@ -121,6 +130,7 @@ contract TrainingRounds is ITrainingRounds, AccessControl, ReentrancyGuard {
         _stakes = stakes_;
         _jobs = jobs_;
         _models = models_;
+        _cap = token_.cap();
     }
 
     // ---------------------------------------------------------------- jobs
@@ -219,13 +229,13 @@ contract TrainingRounds is ITrainingRounds, AccessControl, ReentrancyGuard {
         if (revealedSlots & bit != 0) revert TrainingRoundsAlreadyRevealed(roundId, slot);
         bytes32 expected = keccak256(abi.encode(updateCID, updateHash, traceRoot, salt, msg.sender));
         if (_commitments[round.jobId][slot] != expected) revert TrainingRoundsBadReveal(roundId, slot);
-        round.revealedSlots = revealedSlots | bit;
-        uint16 revealed = round.revealed + 1;
-        round.revealed = revealed;
+        revealedSlots |= bit;
+        round.revealedSlots = revealedSlots;
         emit UpdateRevealed(roundId, slot, msg.sender, updateCID, updateHash, traceRoot);
-        if (revealed == round.committed) {
-            round.revealClosedAt = uint40(block.timestamp);
-            round.seedBlock = uint64(block.number);
+        if (_popcount(revealedSlots) == round.committed) {
+            Progress storage progress = _progress[round.jobId];
+            progress.revealClosedAt = uint40(block.timestamp);
+            progress.seedBlock = uint64(block.number);
             emit RoundPhaseAdvanced(roundId, Phase.Challenge);
             emit VerificationAnchored(roundId, uint64(block.number));
         }
@@ -255,11 +265,12 @@ contract TrainingRounds is ITrainingRounds, AccessControl, ReentrancyGuard {
         Round storage round = _round(roundId);
         Phase phase = _phase(round, _configs[round.jobId]);
         if (phase != Phase.Challenge) revert TrainingRoundsWrongPhase(roundId, phase);
-        uint64 anchored = round.seedBlock;
+        Progress storage progress = _progress[round.jobId];
+        uint64 anchored = progress.seedBlock;
         if (anchored != 0 && (block.number <= anchored || blockhash(anchored) != bytes32(0))) {
             revert TrainingRoundsSeedAnchored(roundId);
         }
-        round.seedBlock = uint64(block.number);
+        progress.seedBlock = uint64(block.number);
         emit VerificationAnchored(roundId, uint64(block.number));
     }
 
@@ -281,10 +292,11 @@ contract TrainingRounds is ITrainingRounds, AccessControl, ReentrancyGuard {
         if (count != qualities.length) revert TrainingRoundsQualityCount(count, qualities.length);
         emit UpdatesAttested(roundId, msg.sender, slots, qualities);
         if (newlyChecked != 0) {
-            // At most `revealed` slots can reach quorum or be challenged, and `revealed` is a uint16.
-            uint16 checked = round.checked + uint16(newlyChecked);
-            round.checked = checked;
-            if (checked == round.revealed && round.openDisputes == 0) {
+            Progress storage progress = _progress[round.jobId];
+            // At most the revealed slots (fewer than 255) reach quorum or are challenged.
+            uint16 checked = progress.checked + uint16(newlyChecked);
+            progress.checked = checked;
+            if (checked == _popcount(round.revealedSlots) && progress.openDisputes == 0) {
                 emit RoundPhaseAdvanced(roundId, Phase.Aggregation);
             }
         }
@@ -302,7 +314,7 @@ contract TrainingRounds is ITrainingRounds, AccessControl, ReentrancyGuard {
     ) external {
         Round storage round = _round(roundId);
         uint16 nonce = _openProposal(roundId, round, updates, metrics.length);
-        _proposalDigests[roundId] = keccak256(abi.encode(cid, weightsHash, metrics));
+        _proposalDigests[round.jobId] = keccak256(abi.encode(cid, weightsHash, metrics));
         emit GenerationProposed(
             roundId, round.jobId, msg.sender, round.generation + 1, nonce, cid, weightsHash, metrics, updates
         );
@@ -312,18 +324,18 @@ contract TrainingRounds is ITrainingRounds, AccessControl, ReentrancyGuard {
     function attestProposal(uint256 roundId) external {
         Round storage round = _round(roundId);
         JobConfig storage config = _configs[round.jobId];
-        Proposal storage proposal = _proposals[roundId];
+        Proposal storage proposal = _proposals[round.jobId];
         if (!_proposalWindowOpen(proposal, config) || proposal.disputed) revert TrainingRoundsNoProposal(roundId);
         _requireStake(IStakeManager.Role.Verifier, config.verifierStake);
-        uint16 nonce = proposal.nonce;
-        if (_proposalAttesters[roundId][msg.sender] == nonce) {
-            revert TrainingRoundsAlreadyAttestedProposal(roundId, msg.sender);
-        }
-        _proposalAttesters[roundId][msg.sender] = nonce;
+        // Bit 255 of the verifier's attestation bitmap (slots are below 255) marks a proposal attestation:
+        // one per verifier per round, whichever proposal it was for.
+        uint256 done = _attested[roundId][msg.sender];
+        if (done & _PROPOSAL_BIT != 0) revert TrainingRoundsAlreadyAttestedProposal(roundId, msg.sender);
+        _attested[roundId][msg.sender] = done | _PROPOSAL_BIT;
         // The window closes at `attestationQuorum` (a uint8), so the count never passes it.
         uint8 attestations = proposal.attestations + 1;
         proposal.attestations = attestations;
-        emit ProposalAttested(roundId, msg.sender, nonce, attestations);
+        emit ProposalAttested(roundId, msg.sender, proposal.nonce, attestations);
     }
 
     /// @inheritdoc ITrainingRounds
@@ -333,10 +345,10 @@ contract TrainingRounds is ITrainingRounds, AccessControl, ReentrancyGuard {
     {
         Round storage round = _round(roundId);
         JobConfig storage config = _configs[round.jobId];
-        Proposal storage proposal = _proposals[roundId];
+        Proposal storage proposal = _proposals[round.jobId];
         if (!proposal.live || round.status != _STATUS_OPEN) revert TrainingRoundsNoProposal(roundId);
         if (proposal.disputed || _proposalWindowOpen(proposal, config)) revert TrainingRoundsNotFinalizable(roundId);
-        if (_proposalDigests[roundId] != keccak256(abi.encode(cid, weightsHash, metrics))) {
+        if (_proposalDigests[round.jobId] != keccak256(abi.encode(cid, weightsHash, metrics))) {
             revert TrainingRoundsProposalMismatch(roundId);
         }
         round.status = _STATUS_FINALIZED;
@@ -369,7 +381,7 @@ contract TrainingRounds is ITrainingRounds, AccessControl, ReentrancyGuard {
             amount += share;
             emit VerifierRewardClaimed(roundId, msg.sender, units, share);
         }
-        amount = _min(amount, _token.cap() - _token.totalSupply());
+        amount = _min(amount, _cap - _token.totalSupply());
         // Bounded by the token's cap (1e27 < 2**128).
         _scores[msg.sender].earned += uint128(amount);
         _mintTo(msg.sender, amount);
@@ -390,11 +402,12 @@ contract TrainingRounds is ITrainingRounds, AccessControl, ReentrancyGuard {
         if (round.revealedSlots & bit == 0 || round.rejectedSlots & bit != 0) {
             revert TrainingRoundsInvalidSlots(roundId, bit);
         }
+        Progress storage progress = _progress[round.jobId];
         if (round.challengedSlots & bit == 0) {
             round.challengedSlots |= bit;
-            if (_attestationCount(roundId, slot) < config.attestationQuorum) ++round.checked;
+            if (_attestationCount(roundId, slot) < config.attestationQuorum) ++progress.checked;
         }
-        ++round.openDisputes;
+        ++progress.openDisputes;
         trainer = _slots[round.jobId][slot].trainer;
     }
 
@@ -406,7 +419,7 @@ contract TrainingRounds is ITrainingRounds, AccessControl, ReentrancyGuard {
     {
         Round storage round = _round(roundId);
         uint256 bit = 1 << slot;
-        --round.openDisputes;
+        --_progress[round.jobId].openDisputes;
         if (upheld && round.rejectedSlots & bit == 0) {
             round.rejectedSlots |= bit;
             address trainer = _slots[round.jobId][slot].trainer;
@@ -426,7 +439,7 @@ contract TrainingRounds is ITrainingRounds, AccessControl, ReentrancyGuard {
         returns (address aggregator)
     {
         Round storage round = _round(roundId);
-        Proposal storage proposal = _proposals[roundId];
+        Proposal storage proposal = _proposals[round.jobId];
         if (!_proposalWindowOpen(proposal, _configs[round.jobId]) || proposal.disputed) {
             revert TrainingRoundsNoProposal(roundId);
         }
@@ -436,7 +449,7 @@ contract TrainingRounds is ITrainingRounds, AccessControl, ReentrancyGuard {
 
     /// @inheritdoc ITrainingRounds
     function onProposalDisputeResolved(uint256 roundId, bool upheld) external onlyRole(DISPUTES_ROLE) {
-        Proposal storage proposal = _proposals[roundId];
+        Proposal storage proposal = _proposals[_round(roundId).jobId];
         proposal.disputed = false;
         if (upheld) {
             proposal.live = false;
@@ -466,28 +479,26 @@ contract TrainingRounds is ITrainingRounds, AccessControl, ReentrancyGuard {
     function roundInfo(uint256 roundId) external view returns (RoundView memory info) {
         Round storage round = _round(roundId);
         JobConfig storage config = _configs[round.jobId];
-        uint64 commitEnd = _commitEnd(round, config);
-        uint64 revealEnd = _revealEnd(round, config);
-        info = RoundView({
-            jobId: round.jobId,
-            number: round.number,
-            generation: round.generation,
-            phase: _phase(round, config),
-            slotCount: round.slotCount,
-            committed: round.committed,
-            revealed: round.revealed,
-            checked: round.checked,
-            openDisputes: round.openDisputes,
-            openedAt: round.openedAt,
-            commitDeadline: commitEnd,
-            revealDeadline: revealEnd,
-            challengeDeadline: revealEnd + config.challengePhase,
-            seedBlock: round.seedBlock,
-            taskSeed: round.taskSeed,
-            revealedSlots: round.revealedSlots,
-            rejectedSlots: round.rejectedSlots,
-            challengedSlots: round.challengedSlots
-        });
+        info.jobId = round.jobId;
+        info.number = round.number;
+        info.generation = round.generation;
+        info.phase = _phase(round, config);
+        info.slotCount = round.slotCount;
+        info.committed = round.committed;
+        info.revealed = uint16(_popcount(round.revealedSlots));
+        info.openedAt = round.openedAt;
+        info.revealedSlots = round.revealedSlots;
+        info.rejectedSlots = round.rejectedSlots;
+        info.challengedSlots = round.challengedSlots;
+        if (round.status != _STATUS_OPEN) return info;
+        Progress storage progress = _progress[round.jobId];
+        info.checked = progress.checked;
+        info.openDisputes = progress.openDisputes;
+        info.commitDeadline = _commitEnd(round, config);
+        info.revealDeadline = _revealEnd(round, config);
+        info.challengeDeadline = info.revealDeadline + config.challengePhase;
+        info.seedBlock = progress.seedBlock;
+        info.taskSeed = _taskSeeds[round.jobId];
     }
 
     /// @inheritdoc ITrainingRounds
@@ -515,7 +526,7 @@ contract TrainingRounds is ITrainingRounds, AccessControl, ReentrancyGuard {
     function trainerState(uint256 roundId, address trainer) external view returns (TrainerView memory info) {
         Round storage round = _round(roundId);
         TrainerClaim memory held = _claims[round.jobId][trainer];
-        (info.shard, info.seed) = _task(round, trainer);
+        if (round.status == _STATUS_OPEN) (info.shard, info.seed) = _task(round, trainer);
         if (held.roundId != roundId) return info;
         Slot storage slot = _slots[round.jobId][held.slot];
         info.claimed = true;
@@ -530,7 +541,9 @@ contract TrainingRounds is ITrainingRounds, AccessControl, ReentrancyGuard {
 
     /// @inheritdoc ITrainingRounds
     function taskOf(uint256 roundId, address trainer) external view returns (uint32 shard, bytes32 seed) {
-        return _task(_round(roundId), trainer);
+        Round storage round = _round(roundId);
+        if (round.status != _STATUS_OPEN) revert TrainingRoundsWrongPhase(roundId, _phase(round, _configs[round.jobId]));
+        return _task(round, trainer);
     }
 
     /// @inheritdoc ITrainingRounds
@@ -552,7 +565,8 @@ contract TrainingRounds is ITrainingRounds, AccessControl, ReentrancyGuard {
     function proposalOf(uint256 roundId) external view returns (ProposalView memory) {
         Round storage round = _round(roundId);
         JobConfig storage config = _configs[round.jobId];
-        Proposal storage proposal = _proposals[roundId];
+        if (round.status != _STATUS_OPEN) return ProposalView(address(0), 0, 0, 0, 0, false, false, bytes32(0));
+        Proposal storage proposal = _proposals[round.jobId];
         return ProposalView({
             aggregator: proposal.aggregator,
             proposedAt: proposal.proposedAt,
@@ -560,9 +574,8 @@ contract TrainingRounds is ITrainingRounds, AccessControl, ReentrancyGuard {
             attestations: proposal.attestations,
             nonce: proposal.nonce,
             disputed: proposal.disputed,
-            finalizable: proposal.live && !proposal.disputed && !_proposalWindowOpen(proposal, config)
-                && round.status == _STATUS_OPEN,
-            digest: _proposalDigests[roundId]
+            finalizable: proposal.live && !proposal.disputed && !_proposalWindowOpen(proposal, config),
+            digest: _proposalDigests[round.jobId]
         });
     }
 
@@ -594,17 +607,20 @@ contract TrainingRounds is ITrainingRounds, AccessControl, ReentrancyGuard {
         round.generation = generation;
         round.slotCount = slotCount;
         round.openedAt = uint40(block.timestamp);
+        _progress[jobId] = Progress({
+            roundNumber: round.number,
+            checked: 0,
+            openDisputes: 0,
+            commitClosedAt: 0,
+            revealClosedAt: 0,
+            seedBlock: 0
+        });
         // The hash of the previous block and the beacon's randomness, neither of which the caller picks;
         // see the protocol notes for what a block proposer can still bias.
-        round.taskSeed = keccak256(abi.encode(blockhash(block.number - 1), block.prevrandao, jobId, roundId));
+        bytes32 taskSeed = keccak256(abi.encode(blockhash(block.number - 1), block.prevrandao, jobId, roundId));
+        _taskSeeds[jobId] = taskSeed;
         emit RoundOpened(
-            roundId,
-            jobId,
-            round.number,
-            generation,
-            slotCount,
-            round.taskSeed,
-            uint64(block.timestamp) + _configs[jobId].commitPhase
+            roundId, jobId, round.number, generation, slotCount, taskSeed, uint64(block.timestamp) + _configs[jobId].commitPhase
         );
     }
 
@@ -620,8 +636,8 @@ contract TrainingRounds is ITrainingRounds, AccessControl, ReentrancyGuard {
         if (updates != accepted || accepted == 0) revert TrainingRoundsWrongUpdates(accepted, updates);
         if (metricCount > _MAX_METRICS) revert TrainingRoundsTooManyMetrics(metricCount);
         _requireStake(IStakeManager.Role.Aggregator, config.aggregatorStake);
-        nonce = _proposals[roundId].nonce + 1;
-        _proposals[roundId] = Proposal({
+        nonce = _proposals[round.jobId].nonce + 1;
+        _proposals[round.jobId] = Proposal({
             aggregator: msg.sender,
             proposedAt: uint40(block.timestamp),
             attestations: 0,
@@ -669,7 +685,7 @@ contract TrainingRounds is ITrainingRounds, AccessControl, ReentrancyGuard {
         round.committed = committed;
         emit UpdateCommitted(roundId, slot, msg.sender, commitment);
         if (committed == round.slotCount) {
-            round.commitClosedAt = uint40(block.timestamp);
+            _progress[round.jobId].commitClosedAt = uint40(block.timestamp);
             emit RoundPhaseAdvanced(roundId, Phase.Reveal);
         }
     }
@@ -684,7 +700,7 @@ contract TrainingRounds is ITrainingRounds, AccessControl, ReentrancyGuard {
         uint32 generation
     ) private {
         uint256 accepted = _accepted(round);
-        uint256 room = _token.cap() - _token.totalSupply();
+        uint256 room = _cap - _token.totalSupply();
         (uint256 units, uint256 roomLeft) =
             _rewardTrainers(roundId, round.jobId, accepted, config.rewardPerUpdate, room);
         // Units count attestations of at most 255 updates, each at most 255: far below 2**32.
@@ -724,7 +740,6 @@ contract TrainingRounds is ITrainingRounds, AccessControl, ReentrancyGuard {
             // Earned AOAI is bounded by the token's cap (1e27 < 2**128).
             score.earned += uint128(amount);
             _mintTo(trainer, amount);
-            emit UpdateAccepted(roundId, uint8(slot), trainer, amount);
         }
         roomLeft = room;
     }
@@ -774,14 +789,16 @@ contract TrainingRounds is ITrainingRounds, AccessControl, ReentrancyGuard {
         return (pool * units) / totalUnits;
     }
 
+    /// @dev Only for the job's open round: the task seed belongs to it.
     function _task(Round storage round, address trainer) private view returns (uint32 shard, bytes32 seed) {
-        seed = keccak256(abi.encode(round.taskSeed, trainer));
+        seed = keccak256(abi.encode(_taskSeeds[round.jobId], trainer));
         shard = uint32(uint256(seed) % _configs[round.jobId].shardCount);
     }
 
     function _verificationSeed(uint256 roundId, Round storage round) private view returns (bytes32) {
-        uint64 anchored = round.seedBlock;
-        bytes32 hash = anchored == 0 || block.number <= anchored ? bytes32(0) : blockhash(anchored);
+        uint64 anchored = _progress[round.jobId].seedBlock;
+        bool readable = round.status == _STATUS_OPEN && anchored != 0 && block.number > anchored;
+        bytes32 hash = readable ? blockhash(anchored) : bytes32(0);
         if (hash == bytes32(0)) revert TrainingRoundsSeedUnavailable(roundId);
         return keccak256(abi.encode(hash, roundId));
     }
@@ -790,25 +807,37 @@ contract TrainingRounds is ITrainingRounds, AccessControl, ReentrancyGuard {
         uint8 status = round.status;
         if (status == _STATUS_FINALIZED) return Phase.Finalized;
         if (status == _STATUS_EMPTY) return Phase.Empty;
-        if (round.commitClosedAt == 0 && block.timestamp <= uint256(round.openedAt) + config.commitPhase) {
-            return Phase.Commit;
-        }
-        if (round.revealed < round.committed && block.timestamp <= _commitEnd(round, config) + config.revealPhase) {
-            return Phase.Reveal;
-        }
-        if (round.openDisputes != 0 || _challengeWindowOpen(round, config)) return Phase.Challenge;
-        return _proposals[_roundIdOf(round)].live ? Phase.Proposal : Phase.Aggregation;
+        Progress storage progress = _progress[round.jobId];
+        if (_commitOpen(round, progress, config)) return Phase.Commit;
+        if (_revealOpen(round, progress, config)) return Phase.Reveal;
+        if (progress.openDisputes != 0 || _challengeWindowOpen(round, config)) return Phase.Challenge;
+        return _proposals[round.jobId].live ? Phase.Proposal : Phase.Aggregation;
+    }
+
+    function _commitOpen(Round storage round, Progress storage progress, JobConfig storage config)
+        private
+        view
+        returns (bool)
+    {
+        return progress.commitClosedAt == 0 && block.timestamp <= uint256(round.openedAt) + config.commitPhase;
+    }
+
+    function _revealOpen(Round storage round, Progress storage progress, JobConfig storage config)
+        private
+        view
+        returns (bool)
+    {
+        return _popcount(round.revealedSlots) < round.committed
+            && block.timestamp <= uint256(_commitEnd(round, config)) + config.revealPhase
+            && !_commitOpen(round, progress, config);
     }
 
     /// @dev Whether revealed updates can still be attested or challenged: reveals are closed, some revealed
-    /// update lacks both quorum and a challenge, and the deadline has not passed.
+    /// update lacks both quorum and a challenge, and the deadline has not passed. Only for an open round.
     function _challengeWindowOpen(Round storage round, JobConfig storage config) private view returns (bool) {
-        if (round.status != _STATUS_OPEN || round.checked >= round.revealed) return false;
-        if (round.commitClosedAt == 0 && block.timestamp <= uint256(round.openedAt) + config.commitPhase) {
-            return false;
-        }
-        uint64 commitEnd = _commitEnd(round, config);
-        if (round.revealed < round.committed && block.timestamp <= commitEnd + config.revealPhase) return false;
+        Progress storage progress = _progress[round.jobId];
+        if (round.status != _STATUS_OPEN || progress.checked >= _popcount(round.revealedSlots)) return false;
+        if (_commitOpen(round, progress, config) || _revealOpen(round, progress, config)) return false;
         return block.timestamp <= _revealEnd(round, config) + config.challengePhase;
     }
 
@@ -817,23 +846,19 @@ contract TrainingRounds is ITrainingRounds, AccessControl, ReentrancyGuard {
             && block.timestamp <= uint256(proposal.proposedAt) + config.proposalPhase;
     }
 
+    /// @dev When commits closed (or will): at the last commit if every slot filled, else at the deadline.
     function _commitEnd(Round storage round, JobConfig storage config) private view returns (uint64) {
-        uint40 closedAt = round.commitClosedAt;
+        uint40 closedAt = _progress[round.jobId].commitClosedAt;
         return closedAt != 0 ? closedAt : uint64(round.openedAt) + config.commitPhase;
     }
 
-    /// @dev When reveals closed: at the last reveal, at the commit phase's end if nothing was committed, else
-    /// at the reveal deadline.
+    /// @dev When reveals closed (or will): at the last reveal, at the commit phase's end if nothing was
+    /// committed, else at the reveal deadline.
     function _revealEnd(Round storage round, JobConfig storage config) private view returns (uint64) {
-        uint40 closedAt = round.revealClosedAt;
+        uint40 closedAt = _progress[round.jobId].revealClosedAt;
         if (closedAt != 0) return closedAt;
         uint64 commitEnd = _commitEnd(round, config);
         return round.committed == 0 ? commitEnd : commitEnd + config.revealPhase;
-    }
-
-    function _roundIdOf(Round storage round) private view returns (uint256) {
-        // Rounds of a job are sequential, so an open round is its job's current round.
-        return _jobStates[round.jobId].currentRound;
     }
 
     function _requirePhase(uint256 roundId, Round storage round, JobConfig storage config, Phase expected)

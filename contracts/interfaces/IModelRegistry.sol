@@ -2,8 +2,9 @@
 pragma solidity ^0.8.24;
 
 /// @title The lineage of every model: one record per generation, from a job's initial weights on
-/// @notice Errors, events and calls of {ModelRegistry}. CIDs are emitted, not stored: a record keeps the
-/// keccak256 of the CID's UTF-8 bytes, so anyone can check a CID read from the events.
+/// @notice Errors, events and calls of {ModelRegistry}. CIDs and metric values are emitted, not stored: a
+/// record keeps the keccak256 of the CID's UTF-8 bytes and of the ABI-encoded metrics, so anyone can check
+/// the values read from the events.
 interface IModelRegistry {
     /// @notice One generation of one job.
     /// @param parentJobId Job of the parent generation (the same job, or the lineage's source for gen 0).
@@ -13,7 +14,7 @@ interface IModelRegistry {
     /// @param recordedAt Block time of the record.
     /// @param weightsHash Hash of the weights.
     /// @param cidHash keccak256 of the weights' CID.
-    /// @param metrics Evaluation metrics, scaled by 1e6.
+    /// @param metricsHash keccak256(abi.encode(int256[] metrics)), the evaluation metrics scaled by 1e6.
     struct Generation {
         uint64 parentJobId;
         uint32 parentNumber;
@@ -22,7 +23,7 @@ interface IModelRegistry {
         uint64 recordedAt;
         bytes32 weightsHash;
         bytes32 cidHash;
-        int256[] metrics;
+        bytes32 metricsHash;
     }
 
     /// @dev Job `jobId` has no generation `number`.

@@ -47,7 +47,9 @@ interface ITrainingRounds {
     }
 
     /// @notice A round as the views show it. Deadlines are inclusive block times; a phase may close before
-    /// its deadline (see the protocol notes).
+    /// its deadline (see the protocol notes). Once a round is closed, only what it keeps for good is shown
+    /// (job, number, generation, phase, slots, counts of commits and reveals, bitmaps); its deadlines,
+    /// seeds and dispute counters read as zero (they are in its events).
     struct RoundView {
         uint64 jobId;
         uint32 number;
@@ -213,11 +215,10 @@ interface ITrainingRounds {
     event ProposalAttested(uint256 indexed roundId, address indexed verifier, uint16 nonce, uint8 attestations);
     /// @notice Proposal `nonce` of round `roundId` lost a challenge; the round takes proposals again.
     event ProposalRejected(uint256 indexed roundId, uint16 nonce, address indexed aggregator);
-    /// @notice The update in slot `slot` survived verification and was aggregated; `reward` AOAI minted.
-    event UpdateAccepted(uint256 indexed roundId, uint8 indexed slot, address indexed trainer, uint256 reward);
-    /// @notice Round `roundId` is final: generation `generation` of job `jobId` is recorded, `aggregatorReward`
-    /// AOAI minted to `aggregator`, `verifierPool` AOAI reserved for the `attestationUnits` attestations of
-    /// accepted updates.
+    /// @notice Round `roundId` is final: generation `generation` of job `jobId` is recorded; the updates in
+    /// bitmap `acceptedSlots` were aggregated and their trainers minted the job's reward each (the token's
+    /// `Transfer` events carry the amounts); `aggregatorReward` AOAI minted to `aggregator`; `verifierPool`
+    /// AOAI shared by the `attestationUnits` attestations of accepted updates, minted when claimed.
     event RoundFinalized(
         uint256 indexed roundId,
         uint64 indexed jobId,

@@ -154,6 +154,15 @@ def staked(stakes, trainers, verifiers, aggregator):
 
 
 @pytest.fixture(scope="session")
+def verifier_pool(stakes, staked, verifiers, extra_accounts):
+    """Eight verifiers with 2 ETH of active stake each: a panel of three always fills from the seven
+    verifiers other than a challenger."""
+    for account in extra_accounts:
+        stakes.stake(VERIFIER, sender=account, value=2 * ETHER)
+    return list(verifiers) + list(extra_accounts)
+
+
+@pytest.fixture(scope="session")
 def create_job(jobs, rounds, admin):
     """Creates and starts a job from the default spec with `overrides`; returns (job_id, first round id)."""
 

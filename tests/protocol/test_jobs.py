@@ -6,6 +6,7 @@ from pathlib import Path
 
 import ape
 import pytest
+from eth_abi import encode
 from eth_utils import keccak
 from protocol_helpers import COMMIT, DEFAULT_SPEC, SPEC_FIELDS, UNBONDING_DELAY, spec_tuple
 
@@ -147,7 +148,7 @@ def test_model_registry_rules(models, admin, outsider):
     assert receipt.events == [models.GenerationRecorded(9, 1, 3, 9, 0, "cid1", b"\x02" * 32, [5, -6])]
     record = models.generation(9, 1)
     assert (record.parentJobId, record.parentNumber, record.hasParent, record.roundId) == (9, 0, True, 3)
-    assert list(record.metrics) == [5, -6]
+    assert record.metricsHash == keccak(encode(["int256[]"], [[5, -6]]))
     assert record.recordedAt == receipt.timestamp
     assert models.weightsHashOf(9, 1) == b"\x02" * 32
     with ape.reverts(models.ModelRegistryUnknownGeneration, jobId=9, number=2):
