@@ -54,6 +54,9 @@ def serve() -> None:
     "--poll-interval", default=2.0, show_default=True, help="Seconds between reads of new generations."
 )
 @click.option("--from-block", default=0, show_default=True, help="First block to read generations from.")
+@click.option(
+    "--torch-threads", default=1, show_default=True, help="Threads per inference (requests run in parallel)."
+)
 @click.option("--log-level", default="info", show_default=True)
 def serve_api(
     account: Any,
@@ -71,6 +74,7 @@ def serve_api(
     max_body_bytes: int,
     poll_interval: float,
     from_block: int,
+    torch_threads: int,
     log_level: str,
 ) -> None:
     """Serve the network's models over HTTP as ACCOUNT, paid in vouchers settled on chain.
@@ -79,12 +83,14 @@ def serve_api(
     (or ape's APE_ACCOUNTS_<alias>_PASSPHRASE) for unattended runs. SIGTERM or Ctrl-C settles what is
     left before exiting.
     """
+    import torch
     import uvicorn
 
     from agents.gateway.app import create_app
     from agents.gateway.runtime import GatewaySetupError, build_gateway, unlock
     from agents.gateway.service import GatewaySettings
 
+    torch.set_num_threads(torch_threads)
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = GatewaySettings(
         default_price=price,
