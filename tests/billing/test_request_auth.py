@@ -1,8 +1,5 @@
 """Request authentication: the gateway accepts exactly the requests their users signed, once, in time."""
 
-import statistics
-import time
-
 import pytest
 from eth_account import Account
 from eth_account.messages import encode_typed_data
@@ -253,14 +250,9 @@ def test_ape_account_signs_requests(accounts, verifier, clock):
     assert request.voucher.voucher.cumulative_amount == 77
 
 
-def test_verification_is_fast(tmp_path, clock, alice):
-    """One verification, with a new voucher and a persisted nonce, costs well under a millisecond with
-    libsecp256k1 (coincurve); eth-keys' pure-Python fallback takes about 40 ms and fails this test."""
-    verifier = RequestVerifier(DOMAIN, GATEWAY, NonceStore(tmp_path / "nonces.sqlite"), clock=clock)
-    requests = [headers_for(alice, amount=10**12 * (i + 1), nonce=i) for i in range(300)]
-    timings = []
-    for headers in requests:
-        start = time.perf_counter()
-        verifier.verify(headers, BODY)
-        timings.append(time.perf_counter() - start)
-    assert statistics.median(timings) < 2e-3
+def test_recovery_runs_on_libsecp256k1():
+    """The gateway verifies every request's signature: it must use coincurve (libsecp256k1, pinned),
+    not eth-keys' pure-Python fallback; the time it takes is measured in bench/gateway.py."""
+    from agents.billing import typed_data
+
+    assert typed_data._recover_public_key is typed_data._recover_with_coincurve
