@@ -8,6 +8,7 @@ from eth_abi import encode
 from eth_utils import keccak
 from protocol_helpers import (
     AGGREGATION,
+    AOAI,
     CHALLENGE,
     DEFAULT_SPEC,
     FINALIZED,
@@ -240,3 +241,29 @@ def test_views_after_a_round(flow, rounds, models, job_id, round_id, trainers):
     assert state.claimed and state.revealed and not state.rejected
     assert rounds.roundInfo(round_id).phase == FINALIZED
     assert list(rounds.openSlots(round_id)) == []
+
+
+def test_finality_clamps_mints_at_the_cap(
+    flow, token, rounds, admin, round_id, attested, proposed, aggregator
+):
+    """Near the cap, finality still happens: trainers are minted in slot order until the cap is reached."""
+    token.grantRole(token.MINTER_ROLE(), admin, sender=admin)
+    cap = token.cap()
+    token.mint(admin, cap - 150 * AOAI, sender=admin)
+    flow.finalize(round_id, proposed)
+    assert [token.balanceOf(u.trainer) for u in attested] == [100 * AOAI, 50 * AOAI, 0]
+    assert token.balanceOf(aggregator) == 0
+    assert token.totalSupply() == cap
+    assert rounds.phaseOf(round_id) == FINALIZED
+
+
+def test_closed_round_views(flow, rounds, round_id, trainers, verifiers):
+    flow.full_round(round_id, trainers[:3])
+    info = rounds.roundInfo(round_id)
+    assert (info.committed, info.revealed, info.revealedSlots) == (3, 3, ALL)
+    assert (info.commitDeadline, info.seedBlock, info.taskSeed) == (0, 0, b"\x00" * 32)
+    assert rounds.proposalOf(round_id).aggregator == ape.utils.ZERO_ADDRESS
+    with ape.reverts(rounds.TrainingRoundsWrongPhase, roundId=round_id, phase=FINALIZED):
+        rounds.taskOf(round_id, trainers[0])
+    with ape.reverts(rounds.TrainingRoundsSeedUnavailable, roundId=round_id):
+        rounds.verificationSeed(round_id)

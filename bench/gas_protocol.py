@@ -1,0 +1,259 @@
+"""Gas per accepted update, all-in, on a real anvil, from transaction receipts.
+
+For round sizes of 1, 10 and 50 updates, a job whose rounds offer exactly that many slots runs healthy
+rounds on the fast path: every trainer claims and commits in one call and reveals; `QUORUM` verifiers
+attest every update in one call each and the proposal too; the aggregator proposes; finalization mints
+the trainers' and the aggregator's rewards and opens the next round; each verifier claims its shares of
+all the rounds in one call (rewards are pulled, so claims batch), and that claim's gas is spread evenly
+over the rounds.
+Every receipt's `gasUsed` is summed per round and divided by the number of accepted updates.
+
+The first round of a job writes fresh storage (its slots, their commitments, each trainer's first claim
+in the job); later rounds overwrite it. Both are reported: `first_round` and `steady_state` (mean of the
+rounds after the first); the target applies to the steady state, the cost of a running job.
+The floor is what recording one result hash costs at least: 21,000 + calldata of a selector and a hash
+(36 non-zero bytes x 16) + one new storage slot (22,100).
+
+    python bench/gas_protocol.py
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+import json
+import statistics
+from collections import defaultdict
+from pathlib import Path
+
+from ape import accounts, chain, networks
+from eth_utils import keccak
+from rich.console import Console
+from rich.table import Table
+
+from agents.devnet.services import Anvil
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results" / "gas_protocol.json"
+ETHER = 10**18
+SIZES = (1, 10, 50)
+ROUNDS = 4
+QUORUM = 2
+TARGET_SIZE, TARGET_GAS = 10, 200_000
+FLOOR = 21_000 + 16 * 36 + 22_100
+SALT = b"\x5a" * 32
+PHASES = (
+    "claimAndCommit",
+    "reveal",
+    "attest",
+    "propose",
+    "attestProposal",
+    "finalize",
+    "claimVerifierRewards",
+)
+
+SPEC = {
+    "architectureId": keccak(text="bench"),
+    "configHash": keccak(text="config"),
+    "initialWeightsCID": "bafybeibenchgenesis",
+    "initialWeightsHash": keccak(text="genesis"),
+    "datasetManifestCID": "bafybeibenchmanifest",
+    "hyperparamsHash": keccak(text="hyperparams"),
+    "shardCount": 64,
+    "aggregationRule": 1,
+    "parentJobId": 0,
+    "parentGeneration": 0,
+    "rewardPerUpdate": 100 * ETHER,
+    "verifierRewardPerUpdate": 10 * ETHER,
+    "aggregatorReward": 50 * ETHER,
+    "trainerStake": ETHER,
+    "verifierStake": ETHER,
+    "aggregatorStake": ETHER,
+    "challengeBond": ETHER // 10,
+    "panelPenalty": ETHER // 20,
+    "missedRevealPenalty": ETHER // 5,
+    "minSlots": 1,
+    "maxSlots": 1,
+    "attestationQuorum": QUORUM,
+    "panelSize": 3,
+    "claimTtl": 600,
+    "commitPhase": 3600,
+    "revealPhase": 600,
+    "challengePhase": 1800,
+    "proposalPhase": 1800,
+    "voteCommitPhase": 600,
+    "voteRevealPhase": 600,
+}
+
+
+def load_deploy():
+    loader = importlib.util.spec_from_file_location("aoai_deploy_script", ROOT / "scripts" / "deploy.py")
+    module = importlib.util.module_from_spec(loader)
+    loader.loader.exec_module(module)
+    return module
+
+
+def commitment(cid: str, update_hash: bytes, trace_root: bytes, trainer: str) -> bytes:
+    from eth_abi import encode
+
+    return keccak(
+        encode(
+            ["string", "bytes32", "bytes32", "bytes32", "address"],
+            [cid, update_hash, trace_root, SALT, trainer],
+        )
+    )
+
+
+class Bench:
+    def __init__(self, contracts, admin, trainers, verifiers, aggregator):
+        self.c = contracts
+        self.admin, self.trainers, self.verifiers, self.aggregator = admin, trainers, verifiers, aggregator
+
+    def job(self, size: int) -> int:
+        spec = {**SPEC, "minSlots": size, "maxSlots": size}
+        receipt = self.c["JobRegistry"].createJob(tuple(spec.values()), sender=self.admin)
+        job_id = receipt.events.filter(self.c["JobRegistry"].JobCreated)[0].jobId
+        self.c["TrainingRounds"].startJob(job_id, sender=self.admin)
+        return job_id
+
+    def round(self, job_id: int, size: int, tag: str) -> tuple[int, dict[str, int]]:
+        """Runs one healthy round of `size` updates; returns the gas per kind of transaction."""
+        rounds = self.c["TrainingRounds"]
+        round_id = rounds.currentRound(job_id)
+        gas: dict[str, int] = defaultdict(int)
+
+        def send(kind, method, *args, sender):
+            gas[kind] += method(*args, sender=sender).gas_used
+
+        reveals = []
+        for slot, trainer in enumerate(self.trainers[:size]):
+            cid = f"bafybeiupdate{tag}{slot:04d}{'x' * 40}"
+            update_hash, trace_root = keccak(text=f"u{tag}{slot}"), keccak(text=f"t{tag}{slot}")
+            send(
+                "claimAndCommit",
+                rounds.claimAndCommit,
+                round_id,
+                slot,
+                commitment(cid, update_hash, trace_root, trainer.address),
+                sender=trainer,
+            )
+            reveals.append((trainer, (round_id, slot, cid, update_hash, trace_root, SALT)))
+        for trainer, args in reveals:
+            send("reveal", rounds.reveal, *args, sender=trainer)
+        # The verification seed is the hash of the last reveal's block: readable from the next block on.
+        chain.provider.make_request("evm_mine", [])
+        slots = (1 << size) - 1
+        for verifier in self.verifiers:
+            qualities = [1_000 + i for i in range(size)]
+            send("attest", rounds.attest, round_id, slots, qualities, sender=verifier)
+        cid, weights_hash, metrics = (
+            f"bafybeigeneration{tag}{'y' * 40}",
+            keccak(text=f"g{tag}"),
+            [-1_234_567, 901_000],
+        )
+        send("propose", rounds.propose, round_id, cid, weights_hash, metrics, slots, sender=self.aggregator)
+        for verifier in self.verifiers:
+            send("attestProposal", rounds.attestProposal, round_id, sender=verifier)
+        send("finalize", rounds.finalize, round_id, cid, weights_hash, metrics, sender=self.aggregator)
+        return round_id, dict(gas)
+
+    def claim(self, round_ids: list[int]) -> int:
+        """Each verifier claims its rewards of `round_ids` in one call (pull payments batch); total gas."""
+        rounds = self.c["TrainingRounds"]
+        return sum(rounds.claimVerifierRewards(round_ids, sender=v).gas_used for v in self.verifiers)
+
+
+def per_update(gas: dict[str, int], size: int) -> dict[str, float]:
+    figures = {kind: gas.get(kind, 0) / size for kind in PHASES}
+    figures["total"] = sum(gas.values()) / size
+    return figures
+
+
+def run() -> dict:
+    deploy = load_deploy()
+    with Anvil() as node, networks.parse_network_choice(f"ethereum:local:{node.url}"):
+        admin = accounts.test_accounts[0]
+        trainers = [accounts.test_accounts.generate_test_account() for _ in range(max(SIZES))]
+        verifiers = list(accounts.test_accounts[1 : 1 + QUORUM])
+        aggregator = accounts.test_accounts[1 + QUORUM]
+        contracts = deploy.deploy_protocol(admin)
+        stakes = contracts["StakeManager"]
+        for trainer in trainers:
+            admin.transfer(trainer, 2 * ETHER)
+            stakes.stake(0, sender=trainer, value=ETHER)
+        for verifier in verifiers:
+            stakes.stake(1, sender=verifier, value=ETHER)
+        stakes.stake(2, sender=aggregator, value=ETHER)
+        bench = Bench(contracts, admin, trainers, verifiers, aggregator)
+        results = {}
+        for size in SIZES:
+            job_id = bench.job(size)
+            played = [bench.round(job_id, size, f"{size}r{r}") for r in range(ROUNDS)]
+            claimed = bench.claim([round_id for round_id, _ in played])
+            for _, gas in played:
+                gas["claimVerifierRewards"] = claimed // ROUNDS
+            measured = [per_update(gas, size) for _, gas in played]
+            steady = {k: statistics.mean(m[k] for m in measured[1:]) for k in measured[0]}
+            results[str(size)] = {"first_round": measured[0], "steady_state": steady}
+    return results
+
+
+def report(results: dict) -> dict:
+    console = Console(width=170)
+    table = Table(title=f"Gas per accepted update (anvil receipts, quorum {QUORUM}, floor {FLOOR:,})")
+    table.add_column("updates/round", justify="right")
+    table.add_column("round", justify="left")
+    for kind in PHASES:
+        table.add_column(kind, justify="right")
+    table.add_column("total", justify="right")
+    table.add_column("x floor", justify="right")
+    for size, rows in results.items():
+        for which, row in rows.items():
+            cells = [f"{row[k]:,.0f}" for k in PHASES]
+            table.add_row(size, which, *cells, f"{row['total']:,.0f}", f"{row['total'] / FLOOR:.2f}")
+    console.print(table)
+    steady = {size: rows["steady_state"]["total"] for size, rows in results.items()}
+    first = {size: rows["first_round"]["total"] for size, rows in results.items()}
+    at_target = steady[str(TARGET_SIZE)]
+    falling = all(steady[str(a)] >= steady[str(b)] for a, b in itertools.pairwise(SIZES))
+    for size in results:
+        console.print(
+            f"{size:>3} per round: steady {steady[size]:,.0f} gas = {steady[size] / FLOOR:.2f} x floor; "
+            f"first round {first[size]:,.0f} = {first[size] / FLOOR:.2f} x floor"
+        )
+    output = {
+        "figures": {
+            "floor_gas": FLOOR,
+            "attestation_quorum": QUORUM,
+            "gas_per_accepted_update": {size: round(v) for size, v in steady.items()},
+            "gas_per_accepted_update_first_round": {size: round(v) for size, v in first.items()},
+            "ratio_to_floor": {size: round(v / FLOOR, 3) for size, v in steady.items()},
+            "breakdown_per_update": {
+                size: {which: {k: round(v) for k, v in row.items()} for which, row in rows.items()}
+                for size, rows in results.items()
+            },
+        },
+        "targets": [
+            {
+                "what": f"gas per accepted update, all-in, {TARGET_SIZE} updates per round (steady state)",
+                "value": round(at_target),
+                "target": f"<= {TARGET_GAS}",
+                "met": at_target <= TARGET_GAS,
+            },
+            {
+                "what": "gas per accepted update flat or falling with round size (1, 10, 50; steady "
+                "state): 50 per round over 10 per round",
+                "value": round(steady["50"] / steady[str(TARGET_SIZE)], 3),
+                "target": "<= 1.0",
+                "met": falling,
+            },
+        ],
+    }
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(output, indent=2) + "\n")
+    console.print(f"written to {RESULTS.relative_to(ROOT)}")
+    return output
+
+
+if __name__ == "__main__":
+    report(run())
