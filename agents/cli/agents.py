@@ -104,7 +104,15 @@ def _make_trainer(chain: Any, store: Any, job: Any, rounds: int | None, options:
 
     job = _job_id(job)
     auto = job == "auto"
-    return Trainer(chain, store, None if auto else job, rounds, behaviour=options["behaviour"], auto=auto)
+    return Trainer(
+        chain,
+        store,
+        None if auto else job,
+        rounds,
+        behaviour=options["behaviour"],
+        auto=auto,
+        crash_after=options["crash_after"],
+    )
 
 
 def _make_verifier(chain: Any, store: Any, job: Any, rounds: int | None, options: dict[str, Any]) -> Any:
@@ -116,7 +124,12 @@ def _make_verifier(chain: Any, store: Any, job: Any, rounds: int | None, options
 def _make_aggregator(chain: Any, store: Any, job: Any, rounds: int | None, options: dict[str, Any]) -> Any:
     from agents.node.aggregator import Aggregator
 
-    return Aggregator(chain, store, job, rounds)
+    return Aggregator(chain, store, job, rounds, crash_after=options["crash_after"])
+
+
+def _crash_option(points: list[str]) -> Callable[[Any], Any]:
+    """Hidden test hook: the process exits abruptly at POINT, like a kill."""
+    return click.option("--crash-after", type=click.Choice(points), default=None, hidden=True)
 
 
 _agent_command(
@@ -127,13 +140,16 @@ _agent_command(
         click.option(
             "--behaviour", type=click.Choice(["honest", "lazy", "copy"]), default="honest", hidden=True
         ),
+        _crash_option(["training"]),
     ],
 )
 _agent_command(
     verifier, _make_verifier, [click.option("--job", type=int, default=None, help="Only this job.")]
 )
 _agent_command(
-    aggregator, _make_aggregator, [click.option("--job", type=int, default=None, help="Only this job.")]
+    aggregator,
+    _make_aggregator,
+    [click.option("--job", type=int, default=None, help="Only this job."), _crash_option(["proposal"])],
 )
 
 

@@ -7,6 +7,7 @@ tick: decisions are re-derived from the views each time, so retrying is always s
 from __future__ import annotations
 
 import logging
+import os
 import time
 import traceback
 from typing import Any
@@ -24,6 +25,7 @@ from agents.node.work import Generation, JobContext, Revealed, Task, aggregate_g
 
 POLL_SECONDS = 0.5
 MAX_FAILED_TICKS = 600
+CRASH_EXIT = 70
 
 log = logging.getLogger("aoai.agent")
 
@@ -44,7 +46,9 @@ class Agent:
         job: int | None = None,
         rounds: int | None = None,
         console: Console | None = None,
+        crash_after: str | None = None,
     ) -> None:
+        self.crash_after = crash_after
         self.chain = chain
         self.store = store
         self.job = job
@@ -147,6 +151,13 @@ class Agent:
             if failures > MAX_FAILED_TICKS:
                 raise RuntimeError(f"{self.role} gave up after {failures} failed ticks")
             time.sleep(POLL_SECONDS if failures == 0 else min(5.0, POLL_SECONDS * (1 + failures)))
+
+    def crash_point(self, point: str) -> None:
+        """Test hook (``--crash-after POINT``): die at once, as a killed process would, at ``point``."""
+        if self.crash_after == point:
+            self.say(f"crashing after {point}")
+            self.console.file.flush()
+            os._exit(CRASH_EXIT)
 
     def settled(self) -> bool:
         """Whether nothing owed to the agent is left to collect before it stops."""

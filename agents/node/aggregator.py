@@ -61,6 +61,7 @@ class Aggregator(Agent):
         ):
             slots = [s for s in range(256) if accepted >> s & 1]
             self.say(f"proposed generation {record.generation + 1} from slots {slots}: {generation.metrics}")
+            self.crash_point("proposal")
 
     def _finalize(self, record: RoundRecord) -> None:
         proposal = record.proposals[-1]

@@ -24,7 +24,7 @@ PENDING, UPHELD, REJECTED, DISMISSED = 1, 2, 3, 4
 TRAINER, VERIFIER, AGGREGATOR = 0, 1, 2
 PROPOSAL_BIT = 1 << 255
 ROUND_EVENTS = (
-    "UpdateCommitted", "UpdateRevealed", "GenerationProposed", "ProposalRejected", "UpdateAccepted",
+    "UpdateCommitted", "UpdateRevealed", "GenerationProposed", "ProposalRejected",
     "UpdateRejected", "RoundFinalized", "RoundClosedEmpty", "VerificationAnchored", "MissedRevealPenalized",
 )  # fmt: skip
 EVENT_CONTRACTS = ("JobRegistry", "ModelRegistry", "TrainingRounds", "Disputes")
@@ -60,7 +60,7 @@ class RoundRecord:
     commits: dict[int, str] = field(default_factory=dict)
     reveals: dict[int, Revealed] = field(default_factory=dict)
     proposals: list[dict[str, Any]] = field(default_factory=list)
-    accepted: dict[int, int] = field(default_factory=dict)
+    accepted: dict[int, str] = field(default_factory=dict)
     anchor: int | None = None
     penalized: set[int] = field(default_factory=set)
     rejected: set[int] = field(default_factory=set)
@@ -126,8 +126,6 @@ class Book:
             record.proposals.append(a)
         elif name == "ProposalRejected":
             record.proposals = [p for p in record.proposals if p["nonce"] != a["nonce"]]
-        elif name == "UpdateAccepted":
-            record.accepted[a["slot"]] = a["reward"]
         elif name == "UpdateRejected":
             record.rejected.add(a["slot"])
         elif name == "VerificationAnchored":
@@ -137,6 +135,9 @@ class Book:
         else:
             record.closed = True
             record.finalized = name == "RoundFinalized"
+            if record.finalized:  # every accepted trainer was minted its reward in this transaction
+                slots = int(a["acceptedSlots"])
+                record.accepted = {s: t for s, t in record.commits.items() if slots >> s & 1}
 
     def generation_of(self, record: RoundRecord) -> tuple[str, bytes]:
         cid, weights_hash, _ = self.generations[(record.job_id, record.generation)]

@@ -2,7 +2,8 @@
 on IPFS, claim a slot and commit in one transaction, then reveal.
 
 Behaviours other than ``honest`` exist to test the verifiers: ``lazy`` publishes its unchanged input with
-a fabricated trace; ``copy`` commits an update another trainer revealed earlier.
+a fabricated trace; ``copy`` commits an update another trainer revealed earlier (and trains honestly
+while there is nothing to copy).
 """
 
 from __future__ import annotations
@@ -74,13 +75,11 @@ class Trainer(Agent):
         key = str(record.round_id)
         if (done := self.journal.get(key)) is not None:
             return dict(done)
-        if self.behaviour == "copy":
-            earlier = [
-                r for rec in self.chain.book.rounds.values() if rec.job_id == record.job_id
-                for r in rec.reveals.values() if r.trainer.lower() != self.chain.me.lower()
-            ]  # fmt: skip
-            if not earlier:
-                return None
+        earlier = [
+            r for rec in self.chain.book.rounds.values() if rec.job_id == record.job_id
+            for r in rec.reveals.values() if r.trainer.lower() != self.chain.me.lower()
+        ]  # fmt: skip
+        if self.behaviour == "copy" and earlier:
             source = earlier[-1]
             cid, update_hash, root = source.cid, source.update_hash, source.trace_root
         else:
@@ -91,6 +90,7 @@ class Trainer(Agent):
             else:
                 task = Task.of(record.task_seed, self.chain.me, ctx.shard_count)
                 trained = self._train(ctx, global_state, task, record)
+                self.crash_point("training")
             cid, update_hash, root = publish(self.store, ctx, record.round_id, self.chain.me, trained)
         entry = {"cid": cid, "hash": update_hash.hex(), "root": root.hex()}
         self.journal.put(key, entry)

@@ -17,6 +17,7 @@ from agents.node.events import Event, LogCursor
 
 ETHER = 10**18
 HYPERPARAMS = {"local_steps": 20, "checkpoint_every": 5, "batch_size": 32, "lr": 0.1, "momentum": 0.9}
+ENTRY = "from agents.cli.agents import agents_cli; agents_cli()"
 CONTRACTS = ("AOAIToken", "StakeManager", "JobRegistry", "ModelRegistry", "TrainingRounds", "Disputes")
 
 
@@ -44,7 +45,7 @@ def new_job(net: Any, slots: int, **overrides: Any) -> int:
     """Creates a vision job with `aoai job create` (as the deployer, TEST::0); returns its id."""
     result = subprocess.run(
         [
-            "python", "-m", "agents.cli.agents", "job", "create", "--account", "TEST::0", "--skill", "vision",
+            "python", "-c", ENTRY, "job", "create", "--account", "TEST::0", "--skill", "vision",
             "--network", net.network, "--ipfs", net.ipfs.api_multiaddr,
             "--hyperparams", json.dumps(HYPERPARAMS), "--spec", json.dumps(job_spec(slots, **overrides)),
         ],
@@ -86,10 +87,18 @@ class Reader:
         cursor = LogCursor(self.web3, [(self.addresses[n], self.types[n]) for n in CONTRACTS], 0)
         found: list[Event] = [e for e in cursor.poll() if e.name == name]
         return [
-            e.args
+            {**e.args, "_tx": e.tx}
             for e in found
             if all(str(e.args.get(k)).lower() == str(v).lower() for k, v in match.items())
         ]
+
+    def earned_in_job(self, job: int, who: str) -> tuple[int, int]:
+        """(finalizations of the job that minted to ``who``, AOAI they minted to it)."""
+        txs = {e["_tx"] for e in self.events("RoundFinalized", jobId=job)}
+        mints = [
+            e["value"] for e in self.events("Transfer", to=who) if e["_tx"] in txs and int(e["from"], 16) == 0
+        ]
+        return len(mints), sum(mints)
 
     def metrics(self, job: int) -> dict[int, list[int]]:
         return {e["number"]: e["metrics"] for e in self.events("GenerationRecorded", jobId=job)}

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from agent_helpers import Reader
+from agent_helpers import ENTRY, Reader
 
 from agents.devnet.network import deploy
 from agents.devnet.services import NODE_BIN, Anvil, IpfsDaemon, free_port, stop_process_group
@@ -46,8 +46,8 @@ class Net:
         """Starts ``python -m agents.cli.agents ARGS --network ... --ipfs ...``, logging to logs/NAME.log."""
         command = [
             sys.executable,
-            "-m",
-            "agents.cli.agents",
+            "-c",
+            ENTRY,
             *args,
             "--network",
             self.network,

@@ -35,10 +35,9 @@ def test_three_rounds_with_a_lazy_trainer(net, reader):
     assert len({e["roundId"] for e in rejected}) == ROUNDS
     accepted, rejections, _, slashed = reader.call("TrainingRounds", "scoreOf", lazy)
     assert accepted == 0 and rejections == ROUNDS and slashed >= ETHER
-    assert reader.call("AOAIToken", "balanceOf", lazy) == 0
+    assert reader.earned_in_job(job, lazy) == (0, 0)
     reward = reader.call("TrainingRounds", "jobConfig", job)[8]
     for i in (1, 2, 3):
         honest = address(i)
-        assert reader.call("AOAIToken", "balanceOf", honest) == reward * ROUNDS
-        assert reader.call("TrainingRounds", "scoreOf", honest)[0] == ROUNDS
+        assert reader.earned_in_job(job, honest) == (ROUNDS, reward * ROUNDS)
         assert len(reader.events("UpdateCommitted", trainer=honest)) == ROUNDS

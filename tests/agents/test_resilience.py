@@ -1,0 +1,117 @@
+"""Agents that crash, cheat by copying, or lose their IPFS daemon mid-round; the rounds still finalize,
+nothing is sent twice and nothing owed is lost."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from agent_helpers import address, new_job
+
+pytestmark = pytest.mark.services
+
+CRASHED = 70
+
+
+def wait_for_line(paths: list[Path], text: str, timeout: float = 240.0) -> None:
+    """Blocks until one of the agents' logs holds ``text`` (a guard timeout, not an assertion on timing)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(p.exists() and text in p.read_text(errors="replace") for p in paths):
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"no agent logged {text!r}")
+
+
+def test_trainer_and_aggregator_restart(net, reader):
+    rounds = 2
+    job = new_job(net, slots=3)
+    common = ["--job", str(job), "--rounds", str(rounds)]
+    crashed_trainer = net.agent(
+        "r-trainer1", "worker", "start", "--account", "TEST::1", "--crash-after", "training", *common
+    )
+    crashed_aggregator = net.agent(
+        "r-aggregator", "aggregator", "start", "--account", "TEST::7", "--crash-after", "proposal", *common
+    )
+    procs = [
+        net.agent(f"r-trainer{i}", "worker", "start", "--account", f"TEST::{i}", *common) for i in (2, 3)
+    ]
+    procs.append(net.agent("r-verifier5", "verifier", "start", "--account", "TEST::5", *common))
+    assert crashed_trainer.wait(timeout=240) == CRASHED
+    procs.append(net.agent("r-trainer1", "worker", "start", "--account", "TEST::1", *common))
+    assert crashed_aggregator.wait(timeout=240) == CRASHED
+    procs.append(net.agent("r-aggregator", "aggregator", "start", "--account", "TEST::7", *common))
+    net.wait(procs)
+
+    assert sorted(reader.metrics(job)) == list(range(rounds + 1))
+    proposals = reader.events("GenerationProposed", jobId=job)
+    assert [p["generation"] for p in proposals] == [1, 2]
+    finalized = reader.events("RoundFinalized", jobId=job)
+    assert [f["aggregator"].lower() for f in finalized] == [address(7).lower()] * rounds
+    round_ids = {f["roundId"] for f in finalized}
+    reward = reader.call("TrainingRounds", "jobConfig", job)[8]
+    for i in (1, 2, 3):
+        commits = [
+            e for e in reader.events("UpdateCommitted", trainer=address(i)) if e["roundId"] in round_ids
+        ]
+        reveals = [
+            e for e in reader.events("UpdateRevealed", trainer=address(i)) if e["roundId"] in round_ids
+        ]
+        assert len(commits) == len(reveals) == rounds
+        assert reader.earned_in_job(job, address(i)) == (rounds, reward * rounds)
+    fee = reader.call("JobRegistry", "job", job)[12]
+    assert reader.earned_in_job(job, address(7)) == (rounds, fee * rounds)
+
+
+def test_copied_update_earns_nothing(net, reader):
+    rounds = 2
+    # The copier trains honestly in round 1 (nothing to copy yet), then copies a round-1 update in round 2.
+    job = new_job(net, slots=3)
+    common = ["--job", str(job), "--rounds", str(rounds)]
+    procs = [
+        net.agent(f"c-trainer{i}", "worker", "start", "--account", f"TEST::{i}", *common) for i in (1, 2)
+    ]
+    procs.append(
+        net.agent("c-copier", "worker", "start", "--account", "TEST::8", "--behaviour", "copy", *common)
+    )
+    procs += [
+        net.agent(f"c-verifier{i}", "verifier", "start", "--account", f"TEST::{i}", *common) for i in (5, 6)
+    ]
+    procs.append(net.agent("c-aggregator", "aggregator", "start", "--account", "TEST::7", *common))
+    net.wait(procs)
+
+    copier = address(8)
+    originals = {e["updateCID"] for e in reader.events("UpdateRevealed") if e["trainer"] != copier}
+    copied = [e for e in reader.events("UpdateRevealed", trainer=copier) if e["updateCID"] in originals]
+    assert len(copied) == 1
+    assert reader.events("UpdateRejected", trainer=copier)
+    accepted, rejected, _, slashed = reader.call("TrainingRounds", "scoreOf", copier)
+    assert (accepted, rejected) == (1, 1) and slashed > 0
+    copy_round = copied[0]["roundId"]
+    (finalized,) = [e for e in reader.events("RoundFinalized", jobId=job) if e["roundId"] == copy_round]
+    assert not finalized["acceptedSlots"] >> copied[0]["slot"] & 1
+    reward = reader.call("TrainingRounds", "jobConfig", job)[8]
+    assert reader.earned_in_job(job, copier) == (1, reward)  # round 1, trained honestly; nothing after
+    assert sorted(reader.metrics(job)) == list(range(rounds + 1))
+
+
+def test_ipfs_restart_mid_round(net, reader):
+    job = new_job(net, slots=3)
+    common = ["--job", str(job), "--rounds", "1"]
+    procs = [
+        net.agent(f"i-trainer{i}", "worker", "start", "--account", f"TEST::{i}", *common) for i in (1, 2, 3)
+    ]
+    procs.append(net.agent("i-verifier5", "verifier", "start", "--account", "TEST::5", *common))
+    procs.append(net.agent("i-aggregator", "aggregator", "start", "--account", "TEST::7", *common))
+    logs = [
+        net.logs / f"i-{name}.log" for name in ("trainer1", "trainer2", "trainer3", "verifier5", "aggregator")
+    ]
+    wait_for_line(logs, "committed round 1")
+    net.ipfs.stop()  # the daemon's repo stays: it comes back with the same content and port
+    wait_for_line(logs, "retrying")
+    net.ipfs.start()
+    net.wait(procs)
+    assert sorted(reader.metrics(job)) == [0, 1]
+    (finalized,) = reader.events("RoundFinalized", jobId=job)
+    assert finalized["acceptedSlots"] == 0b111
