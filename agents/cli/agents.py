@@ -36,6 +36,8 @@ rounds_option = click.option(
 @contextmanager
 def node(network: str, ipfs: str, account: str) -> Iterator[tuple[Any, Any]]:
     """Connected chain (with the account) and IPFS store, or a ClickException saying what is wrong."""
+    from ape.exceptions import ApeException
+
     from agents.learning.errors import WeightStoreError
     from agents.node.accounts import load_account
     from agents.node.protocol import Chain, InsufficientFunds
@@ -55,8 +57,9 @@ def node(network: str, ipfs: str, account: str) -> Iterator[tuple[Any, Any]]:
                 raise click.ClickException(str(error)) from error
     except (ChainUnreachable, DeploymentNotFound) as error:
         raise click.ClickException(str(error)) from error
-    except ConnectionError as error:
-        raise click.ClickException(f"cannot reach the chain at {network}: {error}") from error
+    except (OSError, ApeException) as error:
+        first = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise click.ClickException(f"cannot reach the chain at {network}: {first}") from error
 
 
 def _agent_command(group: click.Group, make: Callable[..., Any], extra: list[Callable[[Any], Any]]) -> None:
@@ -159,6 +162,7 @@ _agent_command(
 @contextmanager
 def _reader(network: str) -> Iterator[Any]:
     from ape import accounts
+    from ape.exceptions import ApeException
 
     from agents.node.protocol import Chain
 
@@ -169,6 +173,9 @@ def _reader(network: str) -> Iterator[Any]:
             yield chain
     except (ChainUnreachable, DeploymentNotFound) as error:
         raise click.ClickException(str(error)) from error
+    except (OSError, ApeException) as error:
+        first = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise click.ClickException(f"cannot reach the chain at {network}: {first}") from error
 
 
 @click.command()

@@ -27,7 +27,7 @@ def load_account(alias: str) -> Any:
             raise click.ClickException(f"no test account {alias!r}: use TEST::0 .. TEST::9") from error
     try:
         account = accounts.load(alias)
-    except (AccountsError, IndexError) as error:
+    except (AccountsError, IndexError, KeyError) as error:
         raise click.ClickException(f"no account {alias!r}: `ape accounts list` shows yours") from error
     variable = f"APE_ACCOUNTS_{alias}_PASSPHRASE"
     passphrase = os.environ.get(variable)
