@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from agents.chain.connection import ChainUnreachable
-from agents.cli.agents import aggregator, verifier, worker
+from agents.cli.agents import aggregator, job, leaderboard, stats, verifier, worker
 from agents.cli.api import api, serve
 from agents.cli.billing import billing
 from agents.cli.devnet import demo, devnet
@@ -35,7 +35,21 @@ def cli() -> None:
     """ActuallyOpenAI: train a shared model together, get paid in AOAI, earn the ETH it makes."""
 
 
-for command in (info, worker, verifier, aggregator, serve, api, wallet, billing, devnet, demo):
+for command in (
+    info,
+    stats,
+    leaderboard,
+    worker,
+    verifier,
+    aggregator,
+    job,
+    serve,
+    api,
+    wallet,
+    billing,
+    devnet,
+    demo,
+):
     cli.add_command(command)
 
 
