@@ -1,0 +1,66 @@
+"""Every parser of data from peers or users returns a well-formed value or raises its own error class,
+whatever the input (short runs; ``bench/fuzz.py`` runs the same properties for minutes)."""
+
+from __future__ import annotations
+
+import tracemalloc
+
+from hostile import (
+    check_decode,
+    check_manifest,
+    check_request,
+    hostile_manifests,
+    hostile_requests,
+    hostile_weight_files,
+    huge_claims,
+    random_bytes,
+)
+from hypothesis import given, settings
+
+
+@settings(max_examples=100)
+@given(random_bytes())
+def test_weight_decoder_on_random_bytes(data: bytes) -> None:
+    check_decode(data)
+
+
+@settings(max_examples=200)
+@given(hostile_weight_files())
+def test_weight_decoder_on_mutated_safetensors(data: bytes) -> None:
+    check_decode(data)
+
+
+@settings(max_examples=50)
+@given(huge_claims())
+def test_weight_decoder_does_not_allocate_claimed_sizes(data: bytes) -> None:
+    tracemalloc.start()
+    try:
+        check_decode(data)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 1024 * 1024  # the claims are of gigabytes to exabytes
+
+
+@settings(max_examples=200)
+@given(hostile_manifests())
+def test_update_manifest_parser(data: bytes) -> None:
+    check_manifest(data)
+
+
+@settings(max_examples=100)
+@given(random_bytes())
+def test_update_manifest_parser_on_random_bytes(data: bytes) -> None:
+    check_manifest(data)
+
+
+@settings(max_examples=150)
+@given(hostile_requests())
+def test_request_verifier_raises_only_auth_errors(request: tuple[dict[str, str], bytes]) -> None:
+    check_request(request)
+
+
+def test_the_unmutated_request_is_accepted() -> None:
+    from hostile import BODY, VALID_HEADERS
+
+    check_request((dict(VALID_HEADERS), BODY))
