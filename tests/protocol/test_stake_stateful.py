@@ -225,7 +225,7 @@ def machine(project, node):
             assert slashed + forfeited + returned == credits + paid + sink + sunk
             assert w3.eth.get_balance(stakes.address) == active + unbonding + bonds + credits + sink
 
-    StakeBooks.TestCase.settings = settings(settings.default, stateful_step_count=12)
+    StakeBooks.TestCase.settings = settings(settings.default, stateful_step_count=10)
     return StakeBooks
 
 
