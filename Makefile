@@ -32,6 +32,7 @@ lint: setup
 	ruff check agents scripts tests bench
 	ruff format --check agents scripts tests bench
 	mypy
+	tools/slither
 
 # Two passes: everything on ape's in-process chain (tests that need real services start their own anvil
 # and IPFS daemons), then the token and the protocol end to end on an anvil that ape starts.

@@ -43,7 +43,7 @@ def deploy(admin: Any, gateway: Any, store: Any) -> tuple[dict[str, Any], Any, i
     """Protocol contracts, Billing, and a vision job whose genesis weights are on IPFS."""
     import importlib.util
 
-    from ape import chain, project
+    from ape import chain
     from eth_utils import keccak
 
     from agents.deployments import PROJECT_ROOT, save_deployment
@@ -54,10 +54,7 @@ def deploy(admin: Any, gateway: Any, store: Any) -> tuple[dict[str, Any], Any, i
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    contracts = module.deploy_protocol(admin)
-    billing = admin.deploy(project.Billing, admin, contracts["AOAIToken"], 3_600)
-    billing.grantRole(billing.GATEWAY_ROLE(), gateway, sender=admin)
-    contracts["Billing"] = billing
+    contracts = module.deploy_protocol(admin, gateways=(gateway,))
     save_deployment(chain.chain_id, {"contracts": {n: c.address for n, c in contracts.items()}})
 
     skill = get_skill("vision")

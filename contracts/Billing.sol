@@ -248,6 +248,8 @@ contract Billing is IBilling, AccessControl, EIP712, ReentrancyGuardTransient {
         uint256 already = _redeemed[user][msg.sender];
         if (cumulative <= already) return 0;
 
+        // The third value only details `error`, which is checked below.
+        // slither-disable-next-line unused-return
         (address signer, ECDSA.RecoverError error,) = ECDSA.tryRecover(_hashVoucher(voucher), signature);
         if (error != ECDSA.RecoverError.NoError || signer != user) revert BillingInvalidSignature(index, user);
 

@@ -268,6 +268,8 @@ contract Disputes is IDisputes, ReentrancyGuard {
         address challenger = dispute_.challenger;
         address accused = dispute_.accused;
         for (uint256 i = 0; i < attempts && dispute_.panel.length < panelSize; ++i) {
+            // The seed is a future blockhash, unknown at challenge time; its limits are in docs/protocol.md.
+            // slither-disable-next-line weak-prng
             uint256 position = uint256(keccak256(abi.encode(seed, i))) % pool;
             address candidate = _stakes.poolMember(IStakeManager.Role.Verifier, position);
             if (candidate == challenger || candidate == accused) continue;

@@ -161,6 +161,8 @@ contract StakeManager is IStakeManager, AccessControl, ReentrancyGuard {
         _totals.sinkPending = 0;
         _totals.sunk += amount;
         emit SinkFlushed(_sink, amount);
+        // The sink is the AOAI token fixed at construction, not a caller-chosen address; state is settled first.
+        // slither-disable-next-line arbitrary-send-eth
         IAOAIToken(_sink).depositDividends{value: amount}();
     }
 
@@ -250,7 +252,10 @@ contract StakeManager is IStakeManager, AccessControl, ReentrancyGuard {
         delete _poolPositions[role][account];
     }
 
+    /// @dev Pull payments only: every caller passes `msg.sender` and the amount booked to it, after
+    /// clearing that booking (checks-effects-interactions, under `nonReentrant`).
     function _send(address to, uint256 amount) private {
+        // slither-disable-next-line arbitrary-send-eth
         (bool sent,) = to.call{value: amount}("");
         if (!sent) revert StakeManagerPaymentFailed(to, amount);
     }

@@ -3,7 +3,8 @@
     ape run deploy --network ethereum:local:node --account NAME
 
 Contracts, in order: AOAIToken, StakeManager (sink: the token), ModelRegistry, JobRegistry, TrainingRounds,
-Disputes. Roles granted: the token's MINTER_ROLE to TrainingRounds; the stake manager's SLASHER_ROLE to
+Disputes, Billing (revenue to the token). Roles granted: Billing's GATEWAY_ROLE to each `--gateway`;
+and the token's MINTER_ROLE to TrainingRounds; the stake manager's SLASHER_ROLE to
 TrainingRounds (missed reveals) and Disputes; the model registry's REGISTRAR_ROLE to JobRegistry (genesis)
 and TrainingRounds (finalized generations); TrainingRounds' DISPUTES_ROLE to Disputes; JobRegistry's
 JOB_ADMIN_ROLE to the deployer. The deployer keeps every DEFAULT_ADMIN_ROLE.
@@ -19,12 +20,15 @@ from agents.deployments import save_deployment
 
 DEFAULT_UNBONDING_DELAY = 7 * 24 * 3600
 DEFAULT_REWARD_SHARE_BPS = 5_000
+DEFAULT_NOTICE_PERIOD = 3_600
 
 
 def deploy_protocol(
     account,
     unbonding_delay: int = DEFAULT_UNBONDING_DELAY,
     reward_share_bps: int = DEFAULT_REWARD_SHARE_BPS,
+    notice_period: int = DEFAULT_NOTICE_PERIOD,
+    gateways: tuple = (),
 ) -> dict:
     """Deploys every protocol contract from `account` and grants the roles that wire them together.
 
@@ -36,6 +40,7 @@ def deploy_protocol(
     jobs = account.deploy(project.JobRegistry, account, models, stakes)
     rounds = account.deploy(project.TrainingRounds, account, token, stakes, jobs, models)
     disputes = account.deploy(project.Disputes, stakes, jobs, rounds)
+    billing = account.deploy(project.Billing, account, token, notice_period)
 
     token.grantRole(token.MINTER_ROLE(), rounds, sender=account)
     stakes.grantRole(stakes.SLASHER_ROLE(), rounds, sender=account)
@@ -44,6 +49,8 @@ def deploy_protocol(
     models.grantRole(models.REGISTRAR_ROLE(), rounds, sender=account)
     rounds.grantRole(rounds.DISPUTES_ROLE(), disputes, sender=account)
     jobs.grantRole(jobs.JOB_ADMIN_ROLE(), account, sender=account)
+    for gateway in gateways:
+        billing.grantRole(billing.GATEWAY_ROLE(), gateway, sender=account)
     return {
         "AOAIToken": token,
         "StakeManager": stakes,
@@ -51,6 +58,7 @@ def deploy_protocol(
         "JobRegistry": jobs,
         "TrainingRounds": rounds,
         "Disputes": disputes,
+        "Billing": billing,
     }
 
 
@@ -68,9 +76,18 @@ def deploy_protocol(
     show_default=True,
     help="Share of a slash (basis points) paid to the winning side; the rest becomes holders' dividends.",
 )
-def cli(account, unbonding_delay, reward_share_bps):
+@click.option(
+    "--notice-period",
+    default=DEFAULT_NOTICE_PERIOD,
+    show_default=True,
+    help="Seconds between an API user's withdrawal request and the withdrawal (protects signed vouchers).",
+)
+@click.option(
+    "--gateway", "gateways", multiple=True, help="Address granted Billing's GATEWAY_ROLE (repeatable)."
+)
+def cli(account, unbonding_delay, reward_share_bps, notice_period, gateways):
     """Deploy the AOAI token and the protocol contracts from ACCOUNT, wire their roles, record addresses."""
-    contracts = deploy_protocol(account, unbonding_delay, reward_share_bps)
+    contracts = deploy_protocol(account, unbonding_delay, reward_share_bps, notice_period, gateways)
     record = {
         "chain_id": chain.chain_id,
         "deployer": account.address,

@@ -115,16 +115,14 @@ def actors(node, accounts):
 
 @pytest.fixture(scope="session")
 def protocol(node, project, actors, aoai_home):
-    """Every contract, deployed by scripts/deploy.py, plus Billing (GATEWAY_ROLE to the gateway)."""
+    """Every contract, deployed by scripts/deploy.py (Billing's GATEWAY_ROLE to the gateway)."""
     path = ROOT / "scripts" / "deploy.py"
     spec = importlib.util.spec_from_file_location("aoai_deploy_script", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     admin = actors.admin
-    contracts = module.deploy_protocol(admin, 7 * 24 * 3600, 5_000)
-    billing = admin.deploy(project.Billing, admin, contracts["AOAIToken"], NOTICE)
-    billing.grantRole(billing.GATEWAY_ROLE(), actors.gateway, sender=admin)
-    contracts["Billing"] = billing
+    contracts = module.deploy_protocol(admin, 7 * 24 * 3600, 5_000, NOTICE, (actors.gateway,))
+    billing = contracts["Billing"]
     save_deployment(
         node.chain_manager.chain_id,
         {"chain_id": node.chain_manager.chain_id, "contracts": {n: c.address for n, c in contracts.items()}},
