@@ -8,7 +8,7 @@ SOLC_VERSION := $(shell node -p 'require("./package.json").dependencies.solc')
 SOLCX := $(or $(SOLCX_BINARY_PATH),$(HOME)/.solcx)
 export PATH := $(CURDIR)/node_modules/.bin:$(BIN):$(PATH)
 
-.PHONY: setup test test-quick lint demo bench clean
+.PHONY: setup test lint demo bench clean
 
 setup: .stamps/venv .stamps/npm $(SOLCX)/solc-v$(SOLC_VERSION)
 
@@ -34,20 +34,31 @@ lint: setup
 	mypy
 	tools/slither
 
-# Two passes: everything on ape's in-process chain (tests that need real services start their own anvil
-# and IPFS daemons), then the token and the protocol end to end on an anvil that ape starts.
+# Three passes, each its own ape session: the contracts, the learning core and billing on ape's
+# in-process chain; the suites that start their own anvil and IPFS daemons (and processes); then the
+# token and the protocol end to end on an anvil that ape starts.
 test: setup lint
 	ape compile
-	ape test tests -m "not anvil_only and not e2e" -p no:cacheprovider
+	ape test tests/token tests/billing tests/learning tests/protocol -m "not anvil_only and not e2e" -p no:cacheprovider
+	ape test tests/devnet tests/gateway tests/agents -p no:cacheprovider
 	ape test tests/token tests/protocol/e2e --network ethereum:local:foundry -p no:cacheprovider
 
 demo: setup
 	aoai devnet up --demo
 
-bench: setup
+# Flower, the peer the aggregation benchmark measures against, cannot share .venv (packaging pins clash).
+.stamps/venv-flower: bench/requirements-flower.txt
+	test -x .venv-flower/bin/python || $(PYTHON) -m venv .venv-flower
+	.venv-flower/bin/python -m pip install --quiet --disable-pip-version-check -r bench/requirements-flower.txt
+	mkdir -p .stamps && touch $@
+
+bench: setup .stamps/venv-flower
 	python -m bench.gas_token
 	python -m bench.gas_protocol
-	python -m bench.aggregation
+	python bench/aggregation.py
+	python -m bench.gateway
+	python -m bench.attacks
+	python -m bench.fuzz
 
 clean:
-	rm -rf .stamps .build $(VENV) node_modules
+	rm -rf .stamps .build $(VENV) .venv-flower node_modules
