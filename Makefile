@@ -39,7 +39,7 @@ lint: setup
 # token and the protocol end to end on an anvil that ape starts.
 test: setup lint
 	ape compile
-	ape test tests/token tests/billing tests/learning tests/protocol -m "not anvil_only and not e2e" -p no:cacheprovider
+	ape test tests/token tests/billing tests/learning tests/attacks tests/fuzz tests/protocol -m "not anvil_only and not e2e" -p no:cacheprovider
 	ape test tests/devnet tests/gateway tests/agents -p no:cacheprovider
 	ape test tests/token tests/protocol/e2e --network ethereum:local:foundry -p no:cacheprovider
 

@@ -16,6 +16,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load as _safetensors_load
 
+from agents.learning import peerjson
 from agents.learning.errors import WeightFormatError
 
 DEFAULT_MAX_BYTES = 256 * 1024 * 1024
@@ -87,8 +88,8 @@ def _read_header(data: bytes) -> dict[str, object]:
     if 8 + header_len > len(data):
         raise WeightFormatError(f"truncated: header of {header_len} bytes but only {len(data) - 8} follow")
     try:
-        header = json.loads(data[8 : 8 + header_len])
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        header = peerjson.loads(data[8 : 8 + header_len])
+    except peerjson.PeerJSONError as exc:
         raise WeightFormatError(f"malformed header: {exc}") from exc
     if not isinstance(header, dict):
         raise WeightFormatError("malformed header: not a JSON object")

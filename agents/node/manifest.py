@@ -8,7 +8,6 @@ from IPFS is untrusted: :func:`parse_update` refuses anything oversized or off-s
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 from eth_abi import encode
 from eth_utils import keccak
 
+from agents.learning import peerjson
 from agents.learning.hashing import canonical_json
 from agents.learning.merkle import merkle_root
 
@@ -93,8 +93,8 @@ def parse_update(data: bytes) -> UpdateManifest:
     if len(data) > MAX_MANIFEST_BYTES:
         raise ManifestError(f"manifest of {len(data)} bytes exceeds {MAX_MANIFEST_BYTES}")
     try:
-        doc = json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        doc = peerjson.loads(data)
+    except peerjson.PeerJSONError as error:
         raise ManifestError(f"not JSON: {error}") from error
     keys = {"kind", "skill", "round", "trainer", "steps", "update", "checkpoints"}
     if not isinstance(doc, dict) or set(doc) != keys or doc["kind"] != UPDATE_KIND:
@@ -149,7 +149,7 @@ def parse_job(data: bytes) -> JobManifest:
     if len(data) > MAX_MANIFEST_BYTES:
         raise ManifestError("job manifest too large")
     try:
-        doc = json.loads(data)
+        doc = peerjson.loads(data)
         if doc["kind"] != JOB_KIND:
             raise ManifestError("not a job manifest")
         return JobManifest(

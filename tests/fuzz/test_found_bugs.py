@@ -1,12 +1,12 @@
-"""Inputs the fuzzing found that escape the parsers' own error classes (reported; the parsers belong to
-the learning core and the node agents). Each is a strict xfail: it turns into a failure, to be unmarked,
-once the parser is fixed.
+"""Inputs the fuzzing found that escaped the parsers' own error classes, kept as regression tests.
 
-Both parsers call ``json.loads`` and catch only ``UnicodeDecodeError`` and ``JSONDecodeError``, but
+Both parsers called ``json.loads`` and catch only ``UnicodeDecodeError`` and ``JSONDecodeError``, but
 ``json.loads`` also raises ``RecursionError`` on deeply nested arrays and a plain ``ValueError`` on an
 integer literal of more than 4,300 digits (Python's int-parsing limit). Callers such as
 ``agents.node.work.inspect`` catch ``(ManifestError, LearningError)`` only, so one such file from a
-peer crashes the verifier's loop instead of being judged malformed. Where the recursion limit is raised
+peer crashed the verifier's loop instead of being judged malformed. Both now parse through
+``agents.learning.peerjson``, which bounds the nesting first and maps every parse failure to one error.
+Where the recursion limit is raised
 (pytest raises it to 100,000; importing py-evm to 12,288) a deep enough nesting (100,000 brackets fit in
 the 1 MiB header allowance) overflows the C stack instead: the interpreter dies with a segmentation
 fault. These tests therefore run at CPython's default limit of 1,000.
@@ -44,17 +44,12 @@ def default_recursion_limit() -> Iterator[None]:
         sys.setrecursionlimit(old)
 
 
-bug = pytest.mark.xfail(strict=True, raises=(RecursionError, ValueError), reason="reported bug")
-
-
-@bug
 @pytest.mark.parametrize("header", [NESTED, LONG_INT, b'{"a.weight":' + LONG_INT + b"}"], ids=IDS)
 def test_decode_state_refuses_json_bombs_in_the_header(header: bytes) -> None:
     with pytest.raises(WeightFormatError):
         decode_state(_weights_file(header), SPEC)
 
 
-@bug
 @pytest.mark.parametrize("data", [NESTED, LONG_INT, b'{"round":' + LONG_INT + b"}"], ids=IDS)
 def test_parse_update_refuses_json_bombs(data: bytes) -> None:
     with pytest.raises(ManifestError):

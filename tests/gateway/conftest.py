@@ -17,6 +17,7 @@ from types import SimpleNamespace
 import pytest
 from ape import networks
 from eth_utils import keccak
+from gateway_helpers import PRICE
 
 from agents.deployments import save_deployment
 from agents.devnet.services import Anvil, IpfsDaemon
@@ -34,7 +35,6 @@ sys.path.insert(0, str(ROOT / "tests" / "protocol"))
 from protocol_helpers import AGGREGATOR, ETHER, TRAINER, VERIFIER, Flow, bits, spec_tuple  # noqa: E402
 
 NOTICE = 3_600
-PRICE = 10**12
 
 
 # The chain is anvil, shared by the gateway processes: no ape snapshots (they would roll back what the
@@ -213,12 +213,6 @@ def holders(protocol, actors, vision):
     holders = [*actors.trainers, actors.aggregator]
     assert sum(protocol.token.balanceOf(h) for h in holders) == protocol.token.totalSupply()
     return holders
-
-
-def digits(test_split, count, offset=0):
-    """`count` test images as pixel intensities 0..16, with their labels."""
-    images = (test_split.inputs[offset : offset + count] * 16).round().tolist()
-    return images, test_split.targets[offset : offset + count].tolist()
 
 
 @pytest.fixture(scope="session")

@@ -3,8 +3,8 @@ requests; the gateway settles; the three AOAI holders claim exactly their share 
 
 import ape
 import torch
-from conftest import PRICE, digits
 from fastapi.testclient import TestClient
+from gateway_helpers import PRICE, digits
 
 from agents.billing.vouchers import Voucher, billing_domain_of, sign_voucher
 from agents.gateway.client import GatewayClient, GatewayError

@@ -4,8 +4,8 @@ import json
 import time
 
 import pytest
-from conftest import PRICE, digits
 from fastapi.testclient import TestClient
+from gateway_helpers import PRICE, digits
 
 from agents.billing.request_auth import HEADER_USER, sign_request
 from agents.billing.vouchers import billing_domain_of

@@ -4,7 +4,7 @@ process resumes from its voucher journal, refuses replays of the old totals, and
 import os
 from pathlib import Path
 
-from conftest import PRICE, digits
+from gateway_helpers import PRICE, digits
 
 from agents.gateway.client import GatewayClient, GatewayError, Ledger
 from agents.gateway.process import GatewayProcess
