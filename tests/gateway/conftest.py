@@ -16,6 +16,12 @@ from types import SimpleNamespace
 
 import pytest
 from ape import networks
+from ape_isolation import (  # noqa: F401 (fixtures)
+    _class_isolation,
+    _module_isolation,
+    _package_isolation,
+    _session_isolation,
+)
 from eth_utils import keccak
 from gateway_helpers import PRICE
 
@@ -39,26 +45,6 @@ NOTICE = 3_600
 
 # The chain is anvil, shared by the gateway processes: no ape snapshots (they would roll back what the
 # gateway processes sent).
-@pytest.fixture(scope="session")
-def _session_isolation():
-    yield
-
-
-@pytest.fixture(scope="package")
-def _package_isolation():
-    yield
-
-
-@pytest.fixture(scope="module")
-def _module_isolation():
-    yield
-
-
-@pytest.fixture(scope="class")
-def _class_isolation():
-    yield
-
-
 @pytest.fixture
 def _function_isolation():
     yield

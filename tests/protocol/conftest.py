@@ -10,6 +10,12 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from ape_isolation import (  # noqa: F401 (fixtures)
+    _class_isolation,
+    _module_isolation,
+    _package_isolation,
+    _session_isolation,
+)
 from protocol_helpers import (
     AGGREGATOR,
     ETHER,
@@ -35,26 +41,6 @@ def _load_deploy_script():
 # round opening does) does not re-execute identically, so the restore fails and state leaks into the next
 # test. Here each test runs in a snapshot of a fresh empty block, mined after every higher-scoped fixture
 # it uses was set up (pytest sets those up first), restored when the test ends.
-
-
-@pytest.fixture(scope="session")
-def _session_isolation():
-    yield
-
-
-@pytest.fixture(scope="package")
-def _package_isolation():
-    yield
-
-
-@pytest.fixture(scope="module")
-def _module_isolation():
-    yield
-
-
-@pytest.fixture(scope="class")
-def _class_isolation():
-    yield
 
 
 @pytest.fixture
