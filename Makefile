@@ -59,6 +59,7 @@ bench: setup .stamps/venv-flower
 	python -m bench.gateway
 	python -m bench.attacks
 	python -m bench.fuzz
+	python -m bench.round_overhead
 
 clean:
 	rm -rf .stamps .build $(VENV) .venv-flower node_modules
