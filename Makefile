@@ -44,7 +44,7 @@ test: setup lint
 	ape test tests/token tests/protocol/e2e --network ethereum:local:foundry -p no:cacheprovider
 
 demo: setup
-	aoai devnet up --demo
+	aoai demo
 
 # Flower, the peer the aggregation benchmark measures against, cannot share .venv (packaging pins clash).
 .stamps/venv-flower: bench/requirements-flower.txt
