@@ -33,10 +33,22 @@ def _pool() -> ThreadPoolExecutor:
 
 
 def _map_blocks(fn: Callable[[int, int], T], d: int, block: int) -> list[T]:
-    """``fn(start, stop)`` over column blocks, results in block order; a single block runs inline."""
-    if d <= block:
-        return [fn(0, d)]
-    return list(_pool().map(lambda start: fn(start, min(start + block, d)), range(0, d, block)))
+    """``fn(start, stop)`` over column blocks, results in block order; a single block runs inline.
+
+    The blocks are dealt round-robin to the threads (the calling thread takes a share too), so a call
+    costs one hand-off per thread rather than one per block.
+    """
+    starts = range(0, d, block)
+    threads = min(len(starts), max(1, torch.get_num_threads()))
+
+    def run(part: int) -> list[T]:
+        return [fn(start, min(start + block, d)) for start in starts[part::threads]]
+
+    if threads == 1:
+        return run(0)
+    others = [_pool().submit(run, part) for part in range(1, threads)]
+    runs = [run(0)] + [future.result() for future in others]
+    return [runs[i % threads][i // threads] for i in range(len(starts))]
 
 
 def weighted_sum(updates: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
