@@ -18,7 +18,7 @@ import torch
 from agents.learning.aggregation.validation import check_finite
 from agents.learning.errors import AggregationInputError
 
-GRAM_BLOCK = 1 << 20
+GRAM_BLOCK = 1 << 16
 SUM_BLOCK = 1 << 17
 CANCELLATION_RATIO = 1e-2
 SORT_BLOCK = 1 << 13
@@ -71,24 +71,18 @@ def weighted_sum(updates: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
 
 
 def _blocked_gram(updates: torch.Tensor, extra: torch.Tensor | None, centre: bool) -> torch.Tensor:
-    """Gram matrix of the rows (and ``extra``), float32 products per column block summed in float64."""
-    n, d = updates.shape
-    total = torch.zeros(n + (extra is not None), n + (extra is not None), dtype=torch.float64)
-    for start in range(0, d, GRAM_BLOCK):
-        cols = updates[:, start : start + GRAM_BLOCK]
-        other = None if extra is None else extra[start : start + GRAM_BLOCK]
+    """Gram matrix of the rows (and ``extra``): float32 products of cache-sized column blocks, shared
+    by the thread pool, summed in float64. ``centre`` subtracts the rows' coordinate-wise mean first."""
+
+    def block(start: int, stop: int) -> torch.Tensor:
+        cols = updates[:, start:stop]
+        if extra is not None:
+            cols = torch.cat([cols, extra[None, start:stop]])
         if centre:
-            mean = cols.mean(dim=0)
-            cols = cols - mean
-            other = None if other is None else other - mean
-        block = cols @ cols.T
-        if other is not None:
-            cross = cols @ other
-            block = torch.cat(
-                [torch.cat([block, cross[:, None]], dim=1), torch.cat([cross, (other @ other)[None]])[None]]
-            )
-        total += block.double()
-    return check_finite(total)
+            cols = cols - updates[:, start:stop].mean(dim=0)
+        return (cols @ cols.T).double()
+
+    return check_finite(torch.stack(_map_blocks(block, updates.shape[1], GRAM_BLOCK)).sum(dim=0))
 
 
 def gram_matrix(updates: torch.Tensor, extra: torch.Tensor | None = None) -> torch.Tensor:
