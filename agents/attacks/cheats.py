@@ -31,9 +31,11 @@ from agents.learning.training import (
 )
 
 
-def _result(
+def checkpoints_result(
     global_state: Mapping[str, torch.Tensor], checkpoints: list[State], hp: HyperParams
 ) -> LocalTraining:
+    """The published result of a trace of ``checkpoints``: the update is the last one's weights minus
+    ``global_state``."""
     final = model_part(checkpoints[-1])
     return LocalTraining(
         state=final,
@@ -56,7 +58,7 @@ def lazy(
     start = initial_checkpoint(global_state, hp)
     num = len(checkpoint_steps(hp))
     if mode == "zero":
-        return _result(global_state, [start] * num, hp)
+        return checkpoints_result(global_state, [start] * num, hp)
     if mode != "noise":
         raise AttackError(f"unknown lazy mode {mode!r}")
     generator = torch.Generator().manual_seed(seed)
@@ -65,7 +67,7 @@ def lazy(
         {n: t + noise[n] * (i / (num - 1)) if n.startswith("model.") else t for n, t in start.items()}
         for i in range(num)
     ]
-    return _result(global_state, checkpoints, hp)
+    return checkpoints_result(global_state, checkpoints, hp)
 
 
 def faked_segments(num_segments: int, q: float, choice_seed: int = 0) -> tuple[int, ...]:
@@ -97,7 +99,7 @@ def partial(
             checkpoints.append({n: t.clone() for n, t in last.items()})
         else:
             checkpoints.append(run_steps(skill, config, last, global_state, shard, seed, hp, start, stop))
-    return _result(global_state, checkpoints, hp)
+    return checkpoints_result(global_state, checkpoints, hp)
 
 
 def copy(victim: LocalTraining) -> LocalTraining:

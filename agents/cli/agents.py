@@ -16,6 +16,11 @@ from agents.cli.options import network_option
 from agents.deployments import DeploymentNotFound
 
 ETHER = 10**18
+BEHAVIOURS = (
+    "honest", "lazy", "copy", "sign_flip", "scaled", "gaussian_noise", "alie", "ipm", "label_flip",
+    "partial", "replay",
+)  # fmt: skip
+"""The trainer's behaviours (agents.node.trainer.BEHAVIOURS, named here to keep the CLI free of torch)."""
 
 ipfs_option = click.option(
     "--ipfs",
@@ -113,6 +118,7 @@ def _make_trainer(chain: Any, store: Any, job: Any, rounds: int | None, options:
         None if auto else job,
         rounds,
         behaviour=options["behaviour"],
+        faked_fraction=options["faked_fraction"],
         auto=auto,
         crash_after=options["crash_after"],
     )
@@ -121,7 +127,7 @@ def _make_trainer(chain: Any, store: Any, job: Any, rounds: int | None, options:
 def _make_verifier(chain: Any, store: Any, job: Any, rounds: int | None, options: dict[str, Any]) -> Any:
     from agents.node.verifier import Verifier
 
-    return Verifier(chain, store, job, rounds)
+    return Verifier(chain, store, job, rounds, crash_after=options["crash_after"])
 
 
 def _make_aggregator(chain: Any, store: Any, job: Any, rounds: int | None, options: dict[str, Any]) -> Any:
@@ -141,18 +147,37 @@ _agent_command(
     [
         click.option("--job", default="auto", show_default=True, help="Job id, or 'auto' (UCB over jobs)."),
         click.option(
-            "--behaviour", type=click.Choice(["honest", "lazy", "copy"]), default="honest", hidden=True
+            "--behaviour",
+            type=click.Choice(BEHAVIOURS),
+            default="honest",
+            show_default=True,
+            help="Attack simulation, to test a network's defences (a trainer caught cheating is "
+            "slashed): lazy, copy, partial (fake --faked-fraction of the trace), replay (an "
+            "old update), label_flip, or a crafted update: sign_flip, scaled, gaussian_noise, alie "
+            "('A Little Is Enough'), ipm (inner-product manipulation).",
         ),
-        _crash_option(["training"]),
+        click.option(
+            "--faked-fraction",
+            type=click.FloatRange(0, 1),
+            default=0.1,
+            show_default=True,
+            help="Fraction of trace segments a 'partial' trainer skips.",
+        ),
+        _crash_option(["training", "commit"]),
     ],
 )
 _agent_command(
-    verifier, _make_verifier, [click.option("--job", type=int, default=None, help="Only this job.")]
+    verifier,
+    _make_verifier,
+    [click.option("--job", type=int, default=None, help="Only this job."), _crash_option(["verification"])],
 )
 _agent_command(
     aggregator,
     _make_aggregator,
-    [click.option("--job", type=int, default=None, help="Only this job."), _crash_option(["proposal"])],
+    [
+        click.option("--job", type=int, default=None, help="Only this job."),
+        _crash_option(["aggregation", "proposal"]),
+    ],
 )
 
 

@@ -220,6 +220,19 @@ class Anvil(Service):
     def is_ready(self) -> bool:
         return _rpc_ok(self.url, {"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []})
 
+    def restart(self, down_for: float = 0.0) -> None:
+        """Stops the node, which dumps its state (blocks, receipts, accounts) to ``state.json`` as it exits,
+        waits ``down_for`` seconds, and starts it again from that state on the same port: a node restart."""
+        if self.process is None:
+            raise ServiceError("anvil is not running")
+        process, self.process = self.process, None
+        stop_process_group(process.pid)
+        process.wait()
+        if not (self.workdir / "state.json").exists():
+            raise ServiceError(f"anvil left no state to restart from: {self.log_tail()}")
+        time.sleep(down_for)
+        self.start()
+
 
 class IpfsDaemon(Service):
     """A js-ipfs daemon speaking the Kubo RPC API, closed to the outside world."""

@@ -56,6 +56,7 @@ class Aggregator(Agent):
         generation = self.generation_for(record.round_id, accepted)
         stored = self.store.put(generation.data)
         assert stored.keccak256 == generation.weights_hash
+        self.crash_point("aggregation")
         if self._try(
             "propose", record.round_id, stored.cid, generation.weights_hash, generation.metrics, accepted
         ):

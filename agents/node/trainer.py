@@ -1,37 +1,51 @@
 """The trainer agent: for every round of its job, train on the task the chain assigned, publish the update
 on IPFS, claim a slot and commit in one transaction, then reveal.
 
-Behaviours other than ``honest`` exist to test the verifiers: ``lazy`` publishes its unchanged input with
-a fabricated trace; ``copy`` commits an update another trainer revealed earlier (and trains honestly
-while there is nothing to copy).
+Behaviours other than ``honest`` simulate attacks on the network, to test its defences: ``lazy``
+publishes its unchanged input with a fabricated trace; ``copy`` commits an update another trainer
+revealed earlier (and trains honestly while there is nothing to copy); the crafted updates, label
+flipping, ``partial`` and ``replay`` come from :mod:`agents.attacks.behaviours` (see there how colluding
+attacks estimate the honest updates).
 """
 
 from __future__ import annotations
 
 import random
-from typing import Any, Literal
+from typing import Any
 
 from rich.progress import BarColumn, Progress, TextColumn
 
+from agents.attacks.behaviours import ATTACKS, PEER_SHARDS, attack_result
+from agents.learning.codec import State
+from agents.learning.training import LocalTraining
 from agents.node.accounts import derived_secret
 from agents.node.agent import Agent
 from agents.node.journal import Journal
 from agents.node.manifest import commitment
 from agents.node.protocol import COMMIT, REVEAL, SLOT_COMMITTED, TRAINER, Reverted, RoundRecord, as_dict
 from agents.node.routing import choose_job
-from agents.node.work import Task, fabricate, publish, train
+from agents.node.work import JobContext, Task, Trained, fabricate, publish, train
 
-Behaviour = Literal["honest", "lazy", "copy"]
+BEHAVIOURS = ("honest", "lazy", "copy", *ATTACKS)
 
 
 class Trainer(Agent):
     role = "trainer"
 
     def __init__(
-        self, *args: Any, behaviour: Behaviour = "honest", auto: bool = False, **kwargs: Any
+        self,
+        *args: Any,
+        behaviour: str = "honest",
+        faked_fraction: float = 0.1,
+        auto: bool = False,
+        **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
+        if behaviour not in BEHAVIOURS:
+            raise ValueError(f"unknown behaviour {behaviour!r}; known: {', '.join(BEHAVIOURS)}")
         self.behaviour = behaviour
+        self.faked_fraction = faked_fraction
+        self._previous: LocalTraining | None = None
         self.auto = auto
         self.journal = Journal(self.chain.me, "trainer")
         self._rng = random.Random(self.chain.me)
@@ -85,10 +99,12 @@ class Trainer(Agent):
         else:
             ctx = self.context(record.job_id)
             global_state = self.weights(record.job_id, record.generation)
+            task = Task.of(record.task_seed, self.chain.me, ctx.shard_count)
             if self.behaviour == "lazy":
                 trained = fabricate(ctx, global_state)
+            elif self.behaviour in ATTACKS:
+                trained = self._attack(ctx, global_state, task, record)
             else:
-                task = Task.of(record.task_seed, self.chain.me, ctx.shard_count)
                 trained = self._train(ctx, global_state, task, record)
                 self.crash_point("training")
             cid, update_hash, root = publish(self.store, ctx, record.round_id, self.chain.me, trained)
@@ -112,6 +128,18 @@ class Trainer(Agent):
         self.say(f"trained round {record.number} (gen {record.generation}) on shard {task.shard}")
         return trained
 
+    def _attack(self, ctx: JobContext, global_state: State, task: Task, record: RoundRecord) -> Trained:
+        shards = [ctx.shard((task.shard + i) % ctx.shard_count) for i in range(1 + PEER_SHARDS)]
+        result = attack_result(
+            self.behaviour, ctx.skill, ctx.config, global_state, shards, task.seed, ctx.hp,
+            workers=record.slot_count, faked_fraction=self.faked_fraction, previous=self._previous,
+        )  # fmt: skip
+        self._previous = self._previous or result
+        self.say(
+            f"attack {self.behaviour}: round {record.number} (gen {record.generation}) shard {task.shard}"
+        )
+        return Trained(result.checkpoints, result.update)
+
     def _commit(self, record: RoundRecord) -> None:
         entry = self._prepare(record)
         if entry is None:
@@ -129,6 +157,7 @@ class Trainer(Agent):
                     continue
                 raise
             self.say(f"committed round {record.number} in slot {slot}")
+            self.crash_point("commit")
             return
         self.say(f"no open slot in round {record.number}")
 

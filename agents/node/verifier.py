@@ -140,6 +140,7 @@ class Verifier(Agent):
             if key not in self.faults:
                 inspection = self._inspection(record, slot)
                 self.faults[key] = spot_check(ctx, state, self._task(record, slot), inspection, seed, slot)
+        self.crash_point("verification")
         challenged, rejected = int(info["challengedSlots"]), int(info["rejectedSlots"])
         bond = int(self.chain.job_spec(record.job_id)["challengeBond"])
         for slot in sorted(record.reveals):
