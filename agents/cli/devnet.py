@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
 import click
 from rich.console import Console
 
@@ -33,17 +36,65 @@ def down() -> None:
 
 
 @click.command()
-@click.pass_context
-def demo(ctx: click.Context) -> None:
-    """Bring a devnet up, deploy, show `aoai info`, and take it down again."""
-    from agents.cli.info import info
+@click.option(
+    "--rounds", type=int, default=None, help="Rounds per job [default: as many as fit in --minutes]."
+)
+@click.option(
+    "--minutes", default=5.0, show_default=True, help="Time budget for the rounds when --rounds is not given."
+)
+@click.option(
+    "--trainers",
+    default=4,
+    show_default=True,
+    help="Trainer processes (at most 4: ape has 10 test accounts).",
+)
+@click.option(
+    "--attackers",
+    default=1,
+    show_default=True,
+    help="How many of the trainers cheat (lazy: no training, a fabricated trace).",
+)
+@click.option(
+    "--jobs", default="vision,language", show_default=True, help="Comma-separated skills, one job each."
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder for the report, the logs and the network's state [default: demo-output/<UTC time>].",
+)
+@click.option(
+    "--keep-running", is_flag=True, help="Leave anvil, IPFS and the gateway up afterwards, to try by hand."
+)
+def demo(
+    rounds: int | None,
+    minutes: float,
+    trainers: int,
+    attackers: int,
+    jobs: str,
+    out: Path | None,
+    keep_running: bool,
+) -> None:
+    """The whole story on a fresh local network: two jobs trained by four trainers (one cheating), a
+    verifier pair and an aggregator, each its own process; then the paid API and the holders' dividends;
+    ends with a report (Markdown, JSON and a plot). Stops everything it started, also on Ctrl-C."""
+    from agents.demo.plan import Plan
+    from agents.demo.story import DemoError, run
 
-    console = Console()
-    with console.status("starting anvil and IPFS, deploying contracts"):
-        record = network.up()
+    folder = out or Path("demo-output") / time.strftime("%Y%m%d-%H%M%S", time.gmtime())
     try:
-        console.print(f"[green]devnet up[/]: chain {record.rpc}, IPFS API {record.ipfs_api}")
-        ctx.invoke(info, network=f"ethereum:local:{record.rpc}")
-    finally:
-        network.down()
-        console.print("devnet stopped")
+        plan = Plan(
+            jobs=tuple(j.strip() for j in jobs.split(",") if j.strip()),
+            trainers=trainers,
+            attackers=attackers,
+            rounds=rounds,
+            minutes=minutes,
+            out=folder.resolve(),
+            keep_running=keep_running,
+        )
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from error
+    try:
+        run(plan, Console())
+    except DemoError as error:
+        raise click.ClickException(str(error)) from error

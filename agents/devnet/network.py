@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -42,11 +43,21 @@ def read_record() -> DevnetRecord | None:
     return DevnetRecord(**json.loads(path.read_text())) if path.exists() else None
 
 
-def deploy(rpc: str, account: str = DEPLOYER) -> str:
-    """Runs the project's own `ape run deploy` against `rpc`; returns its output."""
+def deploy(rpc: str, account: str = DEPLOYER, gateways: Sequence[str] = ()) -> str:
+    """Runs the project's own `ape run deploy` against `rpc` (Billing's GATEWAY_ROLE to each of
+    `gateways`); returns its output."""
     env = {**os.environ, "PATH": f"{NODE_BIN}:{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"}
     result = subprocess.run(
-        ["ape", "run", "deploy", "--network", f"ethereum:local:{rpc}", "--account", account],
+        [
+            "ape",
+            "run",
+            "deploy",
+            "--network",
+            f"ethereum:local:{rpc}",
+            "--account",
+            account,
+            *(arg for gateway in gateways for arg in ("--gateway", gateway)),
+        ],
         cwd=PROJECT_ROOT,
         env=env,
         capture_output=True,

@@ -1,0 +1,129 @@
+"""The demo's processes: anvil, an IPFS daemon, the agents and the gateway, each in its own process group
+with its log in the run folder, and one `stop()` that ends them all."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from types import FrameType
+
+from agents.deployments import PROJECT_ROOT
+from agents.devnet.network import deploy
+from agents.devnet.reader import dev_account_address
+from agents.devnet.services import NODE_BIN, Anvil, IpfsDaemon, Service, stop_process_group
+from agents.gateway.process import GatewayProcess
+
+AGENT_ENTRY = "from agents.cli.agents import agents_cli; agents_cli()"
+
+
+class Cast:
+    """Everything the demo starts. ``home`` is its own AOAI_HOME, so a user's devnet is never touched."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = run_dir
+        self.home = run_dir / "home"
+        self.logs = run_dir / "logs"
+        for folder in (self.home, self.logs):
+            folder.mkdir(parents=True, exist_ok=True)
+        self.anvil = Anvil(workdir=run_dir / "anvil")
+        self.ipfs = IpfsDaemon(workdir=run_dir / "ipfs")
+        self.gateway: GatewayProcess | None = None
+        self.agents: dict[str, subprocess.Popen[bytes]] = {}
+
+    @property
+    def network(self) -> str:
+        return f"ethereum:local:{self.anvil.url}"
+
+    def env(self) -> dict[str, str]:
+        path = f"{NODE_BIN}:{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"
+        return {
+            **os.environ,
+            "AOAI_HOME": str(self.home),
+            "PATH": path,
+            "PYTHONUNBUFFERED": "1",
+            "COLUMNS": "120",
+        }
+
+    def start_network(self, deployer: int, gateway: int) -> None:
+        """anvil and IPFS on free ports, every contract deployed with `ape run deploy --gateway`."""
+        os.environ["AOAI_HOME"] = str(self.home)  # for `ape run deploy` and this process's own reads
+        self.anvil.start()
+        self.ipfs.start()
+        output = deploy(self.anvil.url, f"TEST::{deployer}", gateways=[dev_account_address(gateway)])
+        (self.logs / "deploy.log").write_text(output)
+
+    def start_agent(self, name: str, *args: str) -> None:
+        """`aoai worker|verifier|aggregator start ARGS` as a process logging to logs/NAME.log."""
+        command = [
+            sys.executable,
+            "-c",
+            AGENT_ENTRY,
+            *args,
+            "--network",
+            self.network,
+            "--ipfs",
+            self.ipfs.api_multiaddr,
+        ]
+        with (self.logs / f"{name}.log").open("ab") as log:
+            self.agents[name] = subprocess.Popen(
+                command,
+                cwd=PROJECT_ROOT,
+                env=self.env(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+
+    def failed_agents(self) -> dict[str, int]:
+        """Agents that exited with an error, and their exit codes."""
+        return {n: p.returncode for n, p in self.agents.items() if p.poll() not in (None, 0)}
+
+    def stop_agents(self) -> None:
+        for process in self.agents.values():
+            if process.poll() is None:
+                stop_process_group(process.pid, timeout=10)
+            process.wait()
+
+    def start_gateway(self, account: int) -> GatewayProcess:
+        """`aoai serve api` (as its own process) settling every second, journal under the run folder."""
+        self.gateway = GatewayProcess(
+            self.run_dir / "gateway",
+            rpc=self.anvil.url,
+            ipfs_api=self.ipfs.api_multiaddr,
+            account=f"TEST::{account}",
+            data_dir=self.run_dir / "gateway" / "journal",
+            options=["--settle-interval", "1", "--poll-interval", "0.5"],
+        )
+        return self.gateway.start()
+
+    def services(self) -> list[Service]:
+        return [s for s in (self.gateway, self.ipfs, self.anvil) if s is not None]
+
+    def pids(self) -> list[int]:
+        """Process ids of everything running now (group leaders)."""
+        running = [p.pid for p in self.agents.values() if p.poll() is None]
+        return running + [s.pid for s in self.services() if s.pid is not None]
+
+    def ports(self) -> list[int]:
+        return [port for s in self.services() for port in s.ports()]
+
+    def stop(self) -> None:
+        """Stops every process (agents first, the gateway settles on SIGTERM, then IPFS and anvil)."""
+        self.stop_agents()
+        for service in self.services():
+            service.stop(timeout=30)
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so the same `finally` stops everything."""
+
+
+def raise_on_sigterm() -> None:
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise Interrupted(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, handler)
