@@ -3,6 +3,7 @@ with its log in the run folder, and one `stop()` that ends them all."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -51,7 +52,9 @@ class Cast:
         """anvil and IPFS on free ports, every contract deployed with `ape run deploy --gateway`."""
         os.environ["AOAI_HOME"] = str(self.home)  # for `ape run deploy` and this process's own reads
         self.anvil.start()
+        self.record()
         self.ipfs.start()
+        self.record()
         output = deploy(self.anvil.url, f"TEST::{deployer}", gateways=[dev_account_address(gateway)])
         (self.logs / "deploy.log").write_text(output)
 
@@ -77,6 +80,7 @@ class Cast:
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )
+        self.record()
 
     def failed_agents(self) -> dict[str, int]:
         """Agents that exited with an error, and their exit codes."""
@@ -98,7 +102,9 @@ class Cast:
             data_dir=self.run_dir / "gateway" / "journal",
             options=["--settle-interval", "1", "--poll-interval", "0.5"],
         )
-        return self.gateway.start()
+        self.gateway.start()
+        self.record()
+        return self.gateway
 
     def services(self) -> list[Service]:
         return [s for s in (self.gateway, self.ipfs, self.anvil) if s is not None]
@@ -108,14 +114,25 @@ class Cast:
         running = [p.pid for p in self.agents.values() if p.poll() is None]
         return running + [s.pid for s in self.services() if s.pid is not None]
 
-    def ports(self) -> list[int]:
-        return [port for s in self.services() for port in s.ports()]
+    def record(self) -> None:
+        """Writes run/processes.json: every process started so far (group leader PID) and its ports."""
+        started = {name: {"pid": p.pid, "ports": []} for name, p in self.agents.items()}
+        for service in self.services():
+            if service.pid is not None:
+                started[service.name] = {"pid": service.pid, "ports": service.ports()}
+        (self.run_dir / "processes.json").write_text(json.dumps(started, indent=2) + "\n")
 
     def stop(self) -> None:
-        """Stops every process (agents first, the gateway settles on SIGTERM, then IPFS and anvil)."""
-        self.stop_agents()
-        for service in self.services():
-            service.stop(timeout=30)
+        """Stops every process (agents first, the gateway settles on SIGTERM, then IPFS and anvil);
+        Ctrl-C and SIGTERM wait meanwhile, so that a second Ctrl-C cannot leave a process behind."""
+        previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            self.stop_agents()
+            for service in self.services():
+                service.stop(timeout=30)
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
 
 class Interrupted(KeyboardInterrupt):
