@@ -11,7 +11,9 @@ import time
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from agents.cli.main import cli
 from agents.devnet.services import port_in_use, process_alive
 
 pytestmark = pytest.mark.services
@@ -106,3 +108,19 @@ def test_ctrl_c_stops_every_process(tmp_path):
     assert "every process stopped" in rest.decode(errors="replace")
     assert "Traceback" not in rest.decode(errors="replace")
     assert_all_stopped(out)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--trainers", "5"], "trainers must be between 1 and 4"),
+        (["--attackers", "4"], "attackers must be between 0 and trainers - 1"),
+        (["--jobs", "vision,speech"], "jobs must be distinct names among vision, language"),
+        (["--rounds", "0"], "rounds must be at least 1"),
+    ],
+)
+def test_bad_options_are_one_line_errors(tmp_path, args, message):
+    result = CliRunner().invoke(cli, ["demo", "--out", str(tmp_path / "demo"), *args])
+    assert result.exit_code == 2
+    assert message in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "demo").exists()
