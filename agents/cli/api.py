@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import json
 import logging
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
 import click
-from ape.cli import account_option
 from rich.console import Console
 from rich.table import Table
 
 from agents.chain.connection import Endpoints, connected, deployed_contracts
+from agents.cli.agents import account_option
 from agents.cli.options import network_option
 from agents.deployments import aoai_home
 
@@ -33,7 +34,7 @@ def serve() -> None:
 
 
 @serve.command("api")
-@account_option()
+@account_option
 @network_option
 @click.option("--ipfs-api", default=lambda: Endpoints.default().ipfs_api, show_default="the devnet's")
 @click.option("--host", default="127.0.0.1", show_default=True)
@@ -59,7 +60,7 @@ def serve() -> None:
 )
 @click.option("--log-level", default="info", show_default=True)
 def serve_api(
-    account: Any,
+    account: str,
     network: str,
     ipfs_api: str,
     host: str,
@@ -79,16 +80,15 @@ def serve_api(
 ) -> None:
     """Serve the network's models over HTTP as ACCOUNT, paid in vouchers settled on chain.
 
-    ACCOUNT needs Billing's GATEWAY_ROLE. A keyfile account's passphrase is read from AOAI_PASSPHRASE
-    (or ape's APE_ACCOUNTS_<alias>_PASSPHRASE) for unattended runs. SIGTERM or Ctrl-C settles what is
-    left before exiting.
+    ACCOUNT needs Billing's GATEWAY_ROLE. SIGTERM or Ctrl-C settles what is left before exiting.
     """
     import torch
     import uvicorn
 
     from agents.gateway.app import create_app
-    from agents.gateway.runtime import GatewaySetupError, build_gateway, unlock
+    from agents.gateway.runtime import GatewaySetupError, build_gateway
     from agents.gateway.service import GatewaySettings
+    from agents.node.accounts import load_account
 
     torch.set_num_threads(torch_threads)
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -103,7 +103,7 @@ def serve_api(
         settle_interval=settle_interval,
     )
     with connected(network):
-        signer = unlock(account)
+        signer = load_account(account)
         directory = data_dir or aoai_home() / "gateway" / signer.address
         try:
             gateway = build_gateway(
@@ -112,7 +112,15 @@ def serve_api(
         except GatewaySetupError as error:
             raise click.ClickException(str(error)) from error
         click.echo(f"gateway {gateway.address} on http://{host}:{port} (journal in {directory})")
-        uvicorn.run(create_app(gateway), host=host, port=port, log_level=log_level, access_log=False)
+        # No proxy headers: the gateway is its own front, and the layer costs time on every request.
+        uvicorn.run(
+            create_app(gateway),
+            host=host,
+            port=port,
+            log_level=log_level,
+            access_log=False,
+            proxy_headers=False,
+        )
 
 
 @click.group()
@@ -121,7 +129,7 @@ def api() -> None:
 
 
 @api.command("call")
-@account_option()
+@account_option
 @click.option("--gateway", "url", default="http://127.0.0.1:8000", show_default=True, help="Gateway URL.")
 @click.option("--job", required=True, help="Job id, or skill name (vision, language).")
 @click.option(
@@ -143,7 +151,7 @@ def api() -> None:
     help="Check the gateway's signing domain against the chain's Billing; resume from its redeemed total.",
 )
 def call(
-    account: Any,
+    account: str,
     url: str,
     job: str,
     input_: str,
@@ -159,23 +167,18 @@ def call(
     import httpx
 
     from agents.gateway.client import GatewayClient, GatewayError, Ledger
+    from agents.node.accounts import load_account
 
     text = Path(input_[1:]).read_text() if input_.startswith("@") else input_
     selector: str | int = int(generation) if generation.isdigit() else generation
     ledger = Ledger(aoai_home() / "client" / "ledger.json")
-    signer = _unlocked(account)
     try:
-        if verify:
-            with connected(network):
-                billing = deployed_contracts().get("Billing")
-                if billing is None:
-                    raise click.ClickException("Billing is not deployed on this chain (or use --no-verify)")
-                client = GatewayClient.connect(
-                    url, signer, billing=billing, ledger=ledger, max_price=max_price
-                )
-                result = _send(client, job, text, selector, max_new_tokens, temperature, seed)
-        else:
-            client = GatewayClient.connect(url, signer, ledger=ledger, max_price=max_price)
+        with connected(network) if verify else nullcontext():
+            signer = load_account(account)
+            billing = deployed_contracts().get("Billing") if verify else None
+            if verify and billing is None:
+                raise click.ClickException("Billing is not deployed on this chain (or use --no-verify)")
+            client = GatewayClient.connect(url, signer, billing=billing, ledger=ledger, max_price=max_price)
             result = _send(client, job, text, selector, max_new_tokens, temperature, seed)
     except GatewayError as error:
         raise click.ClickException(f"the gateway refused: {error}") from error
@@ -185,12 +188,6 @@ def call(
     for key, value in result.items():
         table.add_row(key, json.dumps(value) if isinstance(value, list) else str(value))
     Console().print(table)
-
-
-def _unlocked(account: Any) -> Any:
-    from agents.gateway.runtime import unlock
-
-    return unlock(account)
 
 
 def _send(

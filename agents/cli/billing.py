@@ -6,12 +6,13 @@ import time
 from typing import Any
 
 import click
-from ape.cli import account_option
 from rich.console import Console
 
 from agents.chain.connection import connected, deployed_contracts
+from agents.cli.agents import account_option
 from agents.cli.options import network_option
-from agents.cli.wallet import format_units, unlocked
+from agents.cli.wallet import format_units
+from agents.node.accounts import load_account
 
 
 class Amount(click.ParamType):
@@ -50,40 +51,42 @@ def billing() -> None:
 
 @billing.command()
 @click.argument("amount", type=AMOUNT)
-@account_option()
+@account_option
 @network_option
-def deposit(amount: int, account: Any, network: str) -> None:
+def deposit(amount: int, account: str, network: str) -> None:
     """Deposit AMOUNT (wei, or e.g. '0.1 ether') of credit from ACCOUNT."""
     if amount <= 0:
         raise click.BadParameter("the amount must be positive", param_hint="AMOUNT")
     with connected(network):
+        signer = load_account(account)
         contract = _billing()
-        contract.deposit(sender=unlocked(account), value=amount)
-        credit = int(contract.creditOf(account.address))
+        contract.deposit(sender=signer, value=amount)
+        credit = int(contract.creditOf(signer.address))
         Console().print(f"deposited {format_units(amount, 'ETH')}; credit now {format_units(credit, 'ETH')}")
 
 
 @billing.command()
 @click.argument("amount", type=AMOUNT, required=False)
-@account_option()
+@account_option
 @network_option
-def withdraw(amount: int | None, account: Any, network: str) -> None:
+def withdraw(amount: int | None, account: str, network: str) -> None:
     """Withdraw credit in two steps: with AMOUNT, request it (starting the notice period); without,
     withdraw what was requested once the notice period is over."""
+    if amount is not None and amount <= 0:
+        raise click.BadParameter("the amount must be positive", param_hint="AMOUNT")
     console = Console()
     with connected(network):
+        signer = load_account(account)
         contract = _billing()
         if amount is not None:
-            if amount <= 0:
-                raise click.BadParameter("the amount must be positive", param_hint="AMOUNT")
-            contract.requestWithdrawal(amount, sender=unlocked(account))
-            _, unlocks_at = contract.withdrawalRequestOf(account.address)
+            contract.requestWithdrawal(amount, sender=signer)
+            _, unlocks_at = contract.withdrawalRequestOf(signer.address)
             console.print(
                 f"requested {format_units(amount, 'ETH')}; run `aoai billing withdraw` again after"
                 f" {time.strftime('%Y-%m-%d %H:%M:%S %Z', time.localtime(int(unlocks_at)))}"
             )
             return
-        requested, unlocks_at = contract.withdrawalRequestOf(account.address)
+        requested, unlocks_at = contract.withdrawalRequestOf(signer.address)
         if not requested:
             raise click.ClickException("no withdrawal requested: `aoai billing withdraw AMOUNT` first")
         from ape import chain
@@ -91,7 +94,7 @@ def withdraw(amount: int | None, account: Any, network: str) -> None:
         now = int(chain.pending_timestamp)
         if now < unlocks_at:
             raise click.ClickException(f"the notice period ends in {int(unlocks_at) - now} s")
-        before = int(contract.creditOf(account.address))
-        contract.withdraw(sender=unlocked(account))
-        paid = before - int(contract.creditOf(account.address))
+        before = int(contract.creditOf(signer.address))
+        contract.withdraw(sender=signer)
+        paid = before - int(contract.creditOf(signer.address))
         console.print(f"withdrew {format_units(paid, 'ETH')}")

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import click
-from ape.cli import account_option
 from rich.console import Console
 from rich.table import Table
 
 from agents.chain.connection import connected, deployed_contracts
+from agents.cli.agents import account_option
 from agents.cli.options import network_option
+from agents.node.accounts import load_account
 
 ETHER = 10**18
 ROLES = ("trainer", "verifier", "aggregator")
@@ -20,14 +19,6 @@ def format_units(value: int, unit: str) -> str:
     """Wei (or AOAI-wei) as a decimal amount with 18 places, exact."""
     whole, fraction = divmod(value, ETHER)
     return f"{whole:,}.{fraction:018d}".rstrip("0").rstrip(".") + f" {unit}"
-
-
-def unlocked(account: Any) -> Any:
-    """The account, able to sign unattended (keyfile passphrase from AOAI_PASSPHRASE or ape's
-    APE_ACCOUNTS_<alias>_PASSPHRASE, else a prompt)."""
-    from agents.gateway.runtime import unlock
-
-    return unlock(account)
 
 
 @click.group()
@@ -77,16 +68,15 @@ def balance(address: str, network: str) -> None:
 
 
 @wallet.command()
-@account_option()
+@account_option
 @network_option
-def claim(account: Any, network: str) -> None:
+def claim(account: str, network: str) -> None:
     """Claim ACCOUNT's ETH dividends from the AOAI token."""
     with connected(network):
+        signer = load_account(account)
         token = deployed_contracts()["AOAIToken"]
-        owed = int(token.withdrawableDividendsOf(account.address))
-        if owed == 0:
-            Console().print(f"{account.address} has no dividends to claim")
-            return
-        receipt = token.claimDividends(sender=unlocked(account))
+        if int(token.withdrawableDividendsOf(signer.address)) == 0:
+            raise click.ClickException(f"{signer.address} has no dividends to claim")
+        receipt = token.claimDividends(sender=signer)
         claimed = sum(int(e.amount) for e in receipt.events.filter(token.DividendsClaimed))
         Console().print(f"claimed [green]{format_units(claimed, 'ETH')}[/] (transaction {receipt.txn_hash})")

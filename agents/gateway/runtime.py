@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -13,19 +12,9 @@ from agents.gateway.chain import ChainReader
 from agents.gateway.service import Gateway, GatewaySettings
 from agents.learning.weightstore import WeightStore
 
-PASSPHRASE_ENV = "AOAI_PASSPHRASE"
-
 
 class GatewaySetupError(RuntimeError):
     """The gateway cannot run as configured (a missing contract or role); the message says what to fix."""
-
-
-def unlock(account: Any, passphrase_env: str = PASSPHRASE_ENV) -> Any:
-    """Lets a keyfile account sign unattended, with the passphrase from `passphrase_env` (else ape's own
-    APE_ACCOUNTS_<alias>_PASSPHRASE, else a prompt). Test accounts need nothing."""
-    if hasattr(account, "set_autosign"):
-        account.set_autosign(True, passphrase=os.environ.get(passphrase_env) or None)
-    return account
 
 
 def build_gateway(
