@@ -5,9 +5,9 @@ Run ``.venv/bin/python -m bench.round_overhead`` from the repository root. One r
 1. **Ours**: a fresh anvil and IPFS daemon, the contracts deployed, a 4-slot "vision" job (sklearn digits
    MLP, FedAvg, the agent tests' hyper-parameters) created with ``aoai job create``, then 4 honest
    trainers, 2 verifiers and 1 aggregator as separate processes (the machinery of ``tests/agents``) for
-   ``ROUNDS`` rounds. The bench polls the chain every ``POLL_S`` seconds and stamps each event with the
-   wall time it was first seen; a round is RoundOpened -> RoundFinalized, split into phases by the last
-   event of each kind. Accuracy is the chain's GenerationRecorded metric (test split).
+   ``ROUNDS`` rounds. The bench follows the chain's new heads (a WebSocket subscription) and stamps each
+   event with the wall time it was first seen; a round is RoundOpened -> RoundFinalized, split into
+   phases by the last event of each kind. Accuracy is the chain's GenerationRecorded metric (test split).
 2. **Flower**: ``flwr.client.NumPyClient`` + ``flwr.server.strategy.FedAvg`` (flwr 1.41.0) driven in
    process, round by round, under ``.venv-flower`` (Flower cannot be installed next to ape). The clients
    train exactly what our trainers trained: the same initial weights, and in each round the same
@@ -38,7 +38,7 @@ ROUNDS = 3
 TRAINERS = (1, 2, 3, 4)
 VERIFIERS = (5, 6)
 AGGREGATOR = 7
-POLL_S = 0.2
+HALT_CHECK_S = 0.5
 AGENT_TIMEOUT_S = 900
 # Phase boundaries inside a round, in protocol order: (label, event whose last occurrence ends it).
 PHASES = (
@@ -148,21 +148,24 @@ def run_flower(job: dict[str, Any]) -> dict[str, Any]:
 
 
 class Stamper(threading.Thread):
-    """Polls the chain and stamps every event with the wall time it was first seen."""
+    """Follows the chain's new heads and stamps every event with the wall time it was first seen."""
 
-    def __init__(self, reader: Any) -> None:
+    def __init__(self, reader: Any, rpc_url: str) -> None:
         super().__init__(daemon=True)
+        from agents.chain.heads import HeadWatch, websocket_url
         from agents.node.events import LogCursor
 
         contracts = [(reader.addresses[n], reader.types[n]) for n in reader.addresses if n in reader.types]
         self.cursor = LogCursor(reader.web3, contracts, 0)
+        self.heads = HeadWatch(reader.web3, websocket_url(rpc_url))
         self.seen: list[tuple[float, Any]] = []
         self.halt = threading.Event()
 
     def run(self) -> None:
         while not self.halt.is_set():
             self.poll()
-            time.sleep(POLL_S)
+            self.heads.wait_beyond(self.cursor.next_block - 1, HALT_CHECK_S)
+        self.heads.close()
 
     def poll(self) -> None:
         events = self.cursor.poll()
@@ -172,7 +175,7 @@ class Stamper(threading.Thread):
 
 def run_ours(logs: Path) -> dict[str, Any]:
     sys.path.insert(0, str(ROOT / "tests" / "agents"))
-    from agent_helpers import HYPERPARAMS, Reader, address, genesis_accuracy, job_spec, new_job  # type: ignore[import-not-found]
+    from agent_helpers import HYPERPARAMS, Reader, address, genesis_metric, job_spec, new_job  # type: ignore[import-not-found]
     from conftest import Net  # type: ignore[import-not-found]
 
     from agents.devnet.network import deploy
@@ -187,7 +190,7 @@ def run_ours(logs: Path) -> dict[str, Any]:
         net = Net(anvil, ipfs, home, logs)
         try:
             reader = Reader(anvil.url, home)
-            stamper = Stamper(reader)
+            stamper = Stamper(reader, anvil.url)
             stamper.poll()
             job = new_job(net, slots=len(TRAINERS))
             common = ["--job", str(job), "--rounds", str(ROUNDS)]
@@ -213,7 +216,7 @@ def run_ours(logs: Path) -> dict[str, Any]:
         finally:
             net.stop_all()
     ours = analyse(stamper.seen, job, started, done, HYPERPARAMS, shard_count, address, Task)
-    ours["genesis_accuracy"] = genesis_accuracy()
+    ours["genesis_accuracy"] = genesis_metric()
     return ours
 
 
@@ -323,7 +326,9 @@ def main() -> None:
         )
     console.print(table)
 
-    phases = Table(title="where our round time goes (s, from RoundOpened as seen by a 0.2 s chain poll)")
+    phases = Table(
+        title="where our round time goes (s, from RoundOpened, events stamped as their block arrives)"
+    )
     phases.add_column("phase")
     for o in ours["rounds"]:
         phases.add_column(f"round {o['round']}", justify="right")

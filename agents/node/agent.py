@@ -1,4 +1,5 @@
-"""The loop every agent runs: read new events into the book, do what is due, sleep, repeat.
+"""The loop every agent runs: read new events into the book, do what is due, wait for the next block (or
+``IDLE_TICK_SECONDS``, for what falls due with time: deadlines), repeat.
 
 A failed step (IPFS down, node hiccup, a race lost to another agent) is logged and retried on the next
 tick: decisions are re-derived from the views each time, so retrying is always safe.
@@ -23,7 +24,8 @@ from agents.node.protocol import Chain, Reverted
 from agents.node.store import Store
 from agents.node.work import Generation, JobContext, Revealed, Task, aggregate_generation
 
-POLL_SECONDS = 0.5
+IDLE_TICK_SECONDS = 1.0
+RETRY_SECONDS = 0.5
 MAX_FAILED_TICKS = 600
 CRASH_EXIT = 70
 
@@ -57,6 +59,7 @@ class Agent:
         self._contexts: dict[int, JobContext] = {}
         self._weights: dict[tuple[int, int], State] = {}
         self._updates: dict[tuple[int, int], State] = {}
+        self._generations: dict[tuple[int, int], Generation] = {}
         torch.set_num_threads(1)
 
     # -- helpers shared by the agents
@@ -91,12 +94,16 @@ class Agent:
 
     def generation_for(self, round_id: int, slots: int) -> Generation:
         """Generation g+1 from the updates in the bitmap ``slots``, weighted by their shards' sizes."""
+        if (round_id, slots) in self._generations:
+            return self._generations[(round_id, slots)]
         record = self.chain.book.rounds[round_id]
         ctx = self.context(record.job_id)
         chosen = [record.reveals[s] for s in sorted(record.reveals) if slots >> s & 1]
         sizes = [len(ctx.shard(Task.of(record.task_seed, r.trainer, ctx.shard_count).shard)) for r in chosen]
         updates = [self.update_state(r) for r in chosen]
-        return aggregate_generation(ctx, self.weights(record.job_id, record.generation), updates, sizes)
+        generation = aggregate_generation(ctx, self.weights(record.job_id, record.generation), updates, sizes)
+        self._generations[(round_id, slots)] = generation
+        return generation
 
     def follows(self, job_id: int) -> bool:
         return self.job is None or job_id == self.job
@@ -140,6 +147,7 @@ class Agent:
                 if self.finished() and self.settled():
                     self.say("done")
                     return
+                self.chain.wait_for_block(IDLE_TICK_SECONDS)
             except StopAgent:
                 return
             except (WeightStoreError, Reverted, ConnectionError, OSError) as error:
@@ -150,7 +158,8 @@ class Agent:
                 self.say(f"[red]error[/]: {traceback.format_exc()}")
             if failures > MAX_FAILED_TICKS:
                 raise RuntimeError(f"{self.role} gave up after {failures} failed ticks")
-            time.sleep(POLL_SECONDS if failures == 0 else min(5.0, POLL_SECONDS * (1 + failures)))
+            if failures:
+                time.sleep(min(5.0, RETRY_SECONDS * (1 + failures)))
 
     def crash_point(self, point: str) -> None:
         """Test hook (``--crash-after POINT``): die at once, as a killed process would, at ``point``."""

@@ -24,7 +24,7 @@ PENDING, UPHELD, REJECTED, DISMISSED = 1, 2, 3, 4
 TRAINER, VERIFIER, AGGREGATOR = 0, 1, 2
 PROPOSAL_BIT = 1 << 255
 ROUND_EVENTS = (
-    "UpdateCommitted", "UpdateRevealed", "GenerationProposed", "ProposalRejected",
+    "RoundPhaseAdvanced", "UpdateCommitted", "UpdateRevealed", "GenerationProposed", "ProposalRejected",
     "UpdateRejected", "RoundFinalized", "RoundClosedEmpty", "VerificationAnchored", "MissedRevealPenalized",
 )  # fmt: skip
 EVENT_CONTRACTS = ("JobRegistry", "ModelRegistry", "TrainingRounds", "Disputes")
@@ -57,6 +57,7 @@ class RoundRecord:
     generation: int
     slot_count: int
     task_seed: bytes
+    phase: int = COMMIT
     commits: dict[int, str] = field(default_factory=dict)
     reveals: dict[int, Revealed] = field(default_factory=dict)
     proposals: list[dict[str, Any]] = field(default_factory=list)
@@ -66,6 +67,10 @@ class RoundRecord:
     rejected: set[int] = field(default_factory=set)
     closed: bool = False
     finalized: bool = False
+
+    def slots_of(self, trainer: str) -> set[int]:
+        """The slots ``trainer`` committed in."""
+        return {s for s, t in self.commits.items() if t.lower() == trainer.lower()}
 
 
 @dataclass
@@ -111,7 +116,9 @@ class Book:
         record = self.rounds.get(a["roundId"])
         if record is None:
             return
-        if name == "UpdateCommitted":
+        if name == "RoundPhaseAdvanced":
+            record.phase = int(a["phase"])
+        elif name == "UpdateCommitted":
             record.commits[a["slot"]] = a["trainer"]
         elif name == "UpdateRevealed":
             record.reveals[a["slot"]] = Revealed(
@@ -139,6 +146,15 @@ class Book:
                 slots = int(a["acceptedSlots"])
                 record.accepted = {s: t for s, t in record.commits.items() if slots >> s & 1}
 
+    def takes_commit(self, record: RoundRecord, trainer: str) -> bool:
+        """Whether ``record`` is in its commit phase with a free slot and no commit from ``trainer`` yet."""
+        return (
+            not record.closed
+            and record.phase == COMMIT
+            and len(record.commits) < record.slot_count
+            and not record.slots_of(trainer)
+        )
+
     def generation_of(self, record: RoundRecord) -> tuple[str, bytes]:
         cid, weights_hash, _ = self.generations[(record.job_id, record.generation)]
         return cid, weights_hash
@@ -151,6 +167,7 @@ class Chain:
         from ape import chain
 
         from agents.chain.connection import deployed_contracts, project
+        from agents.chain.heads import HeadWatch, websocket_url
         from agents.deployments import load_deployment
 
         self.account = account
@@ -165,6 +182,17 @@ class Chain:
             [(self.c[n].address, getattr(project(), n).contract_type) for n in EVENT_CONTRACTS],
             int(record["block"]),  # type: ignore[call-overload]
         )
+        self._readers = {  # views through web3 itself: a third of the time of ape's, on every tick
+            n: self.web3.eth.contract(
+                address=self.c[n].address,
+                abi=[
+                    e.model_dump(mode="json", by_alias=True) for e in getattr(project(), n).contract_type.abi
+                ],
+                decode_tuples=True,
+            )
+            for n in self.c
+        }
+        self.heads = HeadWatch(self.web3, websocket_url(str(chain.provider.uri)))
         self.book = Book()
         self._errors = {
             "0x" + keccak(text=f"{e.name}({','.join(i.canonical_type for i in e.inputs)})")[:4].hex(): e.name
@@ -180,6 +208,10 @@ class Chain:
             if on_event:
                 on_event(event)
         return len(events)
+
+    def wait_for_block(self, timeout: float) -> bool:
+        """Blocks until a block the book has not read yet exists (True) or ``timeout`` passed (False)."""
+        return self.heads.wait_beyond(self.cursor.next_block - 1, timeout)
 
     def now(self) -> int:
         """Chain time as the next block will see it (anvil stamps blocks with wall time)."""
@@ -198,7 +230,14 @@ class Chain:
             raise Reverted(name, str(error)) from error
 
     def view(self, contract: str, method: str, *args: Any) -> Any:
-        return getattr(self.c[contract], method)(*args)
+        """A view's result, structs as named tuples; a revert raises :class:`Reverted` with its name."""
+        from web3.exceptions import ContractLogicError
+
+        try:
+            return self._readers[contract].functions[method](*args).call()
+        except ContractLogicError as error:
+            data = str(error.data or "")
+            raise Reverted(self._errors.get(data[:10], "ContractLogicError"), f"{method}: {data}") from error
 
     def round_info(self, round_id: int) -> dict[str, Any]:
         return as_dict(self.view("TrainingRounds", "roundInfo", round_id))

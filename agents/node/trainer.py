@@ -49,6 +49,7 @@ class Trainer(Agent):
         self.auto = auto
         self.journal = Journal(self.chain.me, "trainer")
         self._rng = random.Random(self.chain.me)
+        self._routed_at = -1
 
     def start(self) -> None:
         jobs = list(self.chain.book.jobs) if self.auto or self.job is None else [self.job]
@@ -60,12 +61,15 @@ class Trainer(Agent):
 
     def tick(self) -> None:
         if self.auto:
-            self.job = choose_job(self.chain.book, self.chain.me, self.context) or self.job
+            self.job = self._route()
         if self.job is None or (round_id := self.chain.book.current.get(self.job)) is None:
             return
         record = self.chain.book.rounds[round_id]
-        if record.closed:
-            return
+        committed = record.slots_of(self.chain.me)
+        if record.closed or (
+            committed <= set(record.reveals) and not self.chain.book.takes_commit(record, self.chain.me)
+        ):
+            return  # the book shows nothing left to do here (revealed, or no way in): no views needed
         info = self.chain.round_info(round_id)
         mine = as_dict(self.chain.view("TrainingRounds", "trainerState", round_id, self.chain.me))
         now = self.chain.now()
@@ -77,6 +81,19 @@ class Trainer(Agent):
             and (info["phase"] == REVEAL or now > info["commitDeadline"])
         ):
             self._reveal(record, int(mine["slot"]))
+
+    def _route(self) -> int | None:
+        """``--job auto``: a job whose round awaits this trainer's reveal, else the UCB choice (noting the
+        block its book had read), else the job it had."""
+        book, me = self.chain.book, self.chain.me
+        for job_id, round_id in sorted(book.current.items()):
+            record = book.rounds[round_id]
+            if not record.closed and record.slots_of(me) - set(record.reveals):
+                return job_id
+        job = choose_job(book, me, self.context, self._wants)
+        if job is not None:
+            self._routed_at = self.chain.cursor.next_block - 1
+        return self.job if job is None else job
 
     def _wants(self, record: RoundRecord) -> bool:
         return self.rounds is None or record.number <= self.rounds
@@ -156,7 +173,8 @@ class Trainer(Agent):
                 if error.name == "TrainingRoundsSlotUnavailable":
                     continue
                 raise
-            self.say(f"committed round {record.number} in slot {slot}")
+            routed = f"; routed at block {self._routed_at}" if self.auto else ""
+            self.say(f"committed round {record.number} of job {record.job_id} in slot {slot}{routed}")
             self.crash_point("commit")
             return
         self.say(f"no open slot in round {record.number}")

@@ -27,7 +27,7 @@ from agents.node.protocol import (
     RoundRecord,
     as_dict,
 )
-from agents.node.work import Inspection, Task, inspect, segment_ok, spot_check
+from agents.node.work import Inspection, Task, drawn_segments, draws_every_segment, inspect, segment_ok
 
 IGNORED = {
     # Lost races: another agent acted first, or the window closed meanwhile; the next tick re-reads views.
@@ -47,6 +47,7 @@ class Verifier(Agent):
         self.journal = Journal(self.chain.me, "verifier")
         self.inspections: dict[tuple[int, int], Inspection] = {}
         self.faults: dict[tuple[int, int], int | None] = {}
+        self.replays: dict[tuple[int, int, int], bool] = {}
         self.proposal_checks: dict[tuple[int, int], int | None] = {}
         self.attested_rounds: set[int] = set()
         self.claimed_rounds: set[int] = set()
@@ -94,6 +95,16 @@ class Verifier(Agent):
             self.inspections[key] = inspect(self.store, ctx, state, record.reveals[slot])
         return self.inspections[key]
 
+    def _segment_ok(self, record: RoundRecord, slot: int, segment: int) -> bool:
+        """Whether replaying ``segment`` of the update in ``slot`` reproduces its next checkpoint."""
+        key = (record.round_id, slot, segment)
+        if key not in self.replays:
+            ctx = self.context(record.job_id)
+            state = self.weights(record.job_id, record.generation)
+            task, inspection = self._task(record, slot), self._inspection(record, slot)
+            self.replays[key] = segment_ok(ctx, state, task, inspection, segment)
+        return self.replays[key]
+
     def _task(self, record: RoundRecord, slot: int) -> Task:
         ctx = self.context(record.job_id)
         return Task.of(record.task_seed, record.reveals[slot].trainer, ctx.shard_count)
@@ -106,15 +117,21 @@ class Verifier(Agent):
         return keccak(encode(["bytes32", "uint256"], [bytes(block["hash"]), record.round_id]))
 
     def _round(self, record: RoundRecord) -> None:
-        for slot in sorted(record.reveals):
-            self._inspection(record, slot)  # before the seed exists: fetch, decode, measure
+        ctx = self.context(record.job_id)
+        for slot in sorted(record.reveals):  # before the seed exists: fetch, decode, measure
+            if self._inspection(record, slot).fault is None and draws_every_segment(ctx):
+                for segment in range(ctx.num_segments):  # the seed cannot change what is replayed
+                    self._segment_ok(record, slot, segment)
         info = self.chain.round_info(record.round_id)
         phase, now = info["phase"], self.chain.now()
         if phase == CHALLENGE or (phase == REVEAL and now > info["revealDeadline"]):
             self._penalize_missed(record, now, info)
             self._verify(record, info)
-        elif phase == AGGREGATION and not (info["revealedSlots"] & ~info["rejectedSlots"]):
-            if self._try("TrainingRounds", "closeEmptyRound", record.round_id):
+        elif phase == AGGREGATION:
+            accepted = int(info["revealedSlots"]) & ~int(info["rejectedSlots"])
+            if accepted:
+                self.generation_for(record.round_id, accepted)  # what a proposal must match, ready for it
+            elif self._try("TrainingRounds", "closeEmptyRound", record.round_id):
                 self.say(f"closed empty round {record.number}")
         elif phase == PROPOSAL and record.proposals:
             self._check_proposal(record)
@@ -134,12 +151,12 @@ class Verifier(Agent):
                 self.say(f"anchored round {record.number}'s verification seed")
             return
         ctx = self.context(record.job_id)
-        state = self.weights(record.job_id, record.generation)
         for slot in sorted(record.reveals):
             key = (record.round_id, slot)
             if key not in self.faults:
-                inspection = self._inspection(record, slot)
-                self.faults[key] = spot_check(ctx, state, self._task(record, slot), inspection, seed, slot)
+                fault = self._inspection(record, slot).fault
+                drawn = drawn_segments(ctx, seed, slot) if fault is None else []
+                self.faults[key] = next((s for s in drawn if not self._segment_ok(record, slot, s)), fault)
         self.crash_point("verification")
         challenged, rejected = int(info["challengedSlots"]), int(info["rejectedSlots"])
         bond = int(self.chain.job_spec(record.job_id)["challengeBond"])
@@ -217,13 +234,7 @@ class Verifier(Agent):
         d = self.chain.book.disputes[dispute_id]
         record = self.chain.book.rounds[int(d["roundId"])]
         if d["kind"] == "UpdateChallenged":
-            slot = int(d["slot"])
-            ctx = self.context(record.job_id)
-            state = self.weights(record.job_id, record.generation)
-            ok = segment_ok(
-                ctx, state, self._task(record, slot), self._inspection(record, slot), int(d["segment"])
-            )
-            upheld = not ok
+            upheld = not self._segment_ok(record, int(d["slot"]), int(d["segment"]))
         else:
             proposal = record.proposals[-1] if record.proposals else None
             upheld = proposal is not None and self._proposal_fault(record, proposal) == int(d["segment"])

@@ -243,18 +243,15 @@ def segment_ok(
     return verdict.accepted
 
 
-def spot_check(
-    ctx: JobContext, global_state: State, task: Task, inspection: Inspection, seed: bytes, slot: int
-) -> int | None:
-    """The first faulty segment among those drawn from the verification seed for ``slot``, or None."""
-    if inspection.fault is not None:
-        return inspection.fault
+def drawn_segments(ctx: JobContext, seed: bytes, slot: int) -> list[int]:
+    """The trace segments of ``slot`` that the verification seed picks for replay."""
     k = segments_to_check(FAKED_FRACTION, CATCH_PROBABILITY, ctx.num_segments)
-    randomness = keccak(encode(["bytes32", "uint8"], [seed, slot]))
-    for segment in draw_segments(randomness, ctx.num_segments, k):
-        if not segment_ok(ctx, global_state, task, inspection, segment):
-            return segment
-    return None
+    return draw_segments(keccak(encode(["bytes32", "uint8"], [seed, slot])), ctx.num_segments, k)
+
+
+def draws_every_segment(ctx: JobContext) -> bool:
+    """Whether the job's traces are so short that every segment is drawn, whatever the seed."""
+    return segments_to_check(FAKED_FRACTION, CATCH_PROBABILITY, ctx.num_segments) >= ctx.num_segments
 
 
 # ------------------------------------------------------------------------------------------ aggregation

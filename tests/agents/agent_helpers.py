@@ -41,13 +41,15 @@ def job_spec(slots: int, **overrides: Any) -> dict[str, Any]:
     }
 
 
-def new_job(net: Any, slots: int, **overrides: Any) -> int:
-    """Creates a vision job with `aoai job create` (as the deployer, TEST::0); returns its id."""
+def new_job(
+    net: Any, slots: int, skill: str = "vision", hyperparams: dict[str, Any] = HYPERPARAMS, **overrides: Any
+) -> int:
+    """Creates a job with `aoai job create` (as the deployer, TEST::0); returns its id."""
     result = subprocess.run(
         [
-            "python", "-c", ENTRY, "job", "create", "--account", "TEST::0", "--skill", "vision",
+            "python", "-c", ENTRY, "job", "create", "--account", "TEST::0", "--skill", skill,
             "--network", net.network, "--ipfs", net.ipfs.api_multiaddr,
-            "--hyperparams", json.dumps(HYPERPARAMS), "--spec", json.dumps(job_spec(slots, **overrides)),
+            "--hyperparams", json.dumps(hyperparams), "--spec", json.dumps(job_spec(slots, **overrides)),
         ],
         cwd=Path(__file__).resolve().parents[2], env=net.env(), capture_output=True, text=True, timeout=120,
     )  # fmt: skip
@@ -57,10 +59,11 @@ def new_job(net: Any, slots: int, **overrides: Any) -> int:
     return int(match.group(1))
 
 
-def genesis_accuracy() -> float:
-    skill = get_skill("vision")
+def genesis_metric(skill_name: str = "vision") -> float:
+    """The skill's own metric (vision: accuracy, language: perplexity) of generation 0 on the test split."""
+    skill = get_skill(skill_name)
     state = initial_state(skill, skill.default_config, 0)
-    return evaluate_state(skill, skill.default_config, state, skill.load_data().test)["accuracy"]
+    return evaluate_state(skill, skill.default_config, state, skill.load_data().test)[skill.metric]
 
 
 class Reader:
@@ -87,7 +90,7 @@ class Reader:
         cursor = LogCursor(self.web3, [(self.addresses[n], self.types[n]) for n in CONTRACTS], 0)
         found: list[Event] = [e for e in cursor.poll() if e.name == name]
         return [
-            {**e.args, "_tx": e.tx}
+            {**e.args, "_tx": e.tx, "_block": e.block}
             for e in found
             if all(str(e.args.get(k)).lower() == str(v).lower() for k, v in match.items())
         ]

@@ -96,6 +96,21 @@ def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Net]:
         os.environ["AOAI_HOME"] = old_home
 
 
+@pytest.fixture(scope="module")
+def own_net(net: Net, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Net]:
+    """The shared anvil and IPFS daemon with contracts of their own: agents that follow every job
+    (`--job auto`, verifiers without `--job`) see only this module's jobs."""
+    home = tmp_path_factory.mktemp("aoai-own-home")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AOAI_HOME", str(home))
+        deploy(net.anvil.url)
+    own = Net(net.anvil, net.ipfs, home, net.logs)
+    try:
+        yield own
+    finally:
+        own.stop_all()
+
+
 @pytest.fixture(scope="session")
 def reader(net: Net) -> Reader:
     """Plain web3 reads of the deployed contracts (the test process never signs)."""

@@ -4,7 +4,7 @@ its own process, three rounds of the vision job on anvil and a real IPFS daemon.
 from __future__ import annotations
 
 import pytest
-from agent_helpers import ETHER, address, genesis_accuracy, new_job
+from agent_helpers import ETHER, address, genesis_metric, new_job
 
 pytestmark = pytest.mark.services
 
@@ -26,7 +26,7 @@ def test_three_rounds_with_a_lazy_trainer(net, reader):
 
     metrics = reader.metrics(job)
     assert sorted(metrics) == list(range(ROUNDS + 1))
-    accuracy = [genesis_accuracy()] + [metrics[n][0] / 1e6 for n in range(1, ROUNDS + 1)]
+    accuracy = [genesis_metric()] + [metrics[n][0] / 1e6 for n in range(1, ROUNDS + 1)]
     assert accuracy[-1] > accuracy[0] + 0.4, accuracy
     assert accuracy[-1] > 0.8, accuracy
 

@@ -1,0 +1,37 @@
+"""The agents' wake-up on new blocks, against the real anvil: a WebSocket subscription where the node has
+one, `eth_blockNumber` polls where it has none (here: a port nobody listens on, or no WebSocket at all)."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from web3 import Web3
+
+from agents.chain.heads import HeadWatch, websocket_url
+from agents.devnet.services import free_port
+
+pytestmark = pytest.mark.services
+
+
+def test_head_watch_wakes_on_a_block_and_times_out_without_one(net):
+    web3 = Web3(Web3.HTTPProvider(net.anvil.url))
+    dead = websocket_url(f"http://127.0.0.1:{free_port()}")
+    for ws_url, subscribes in ((websocket_url(net.anvil.url), True), (dead, False), (None, False)):
+        watch = HeadWatch(web3, ws_url)
+        head = web3.eth.block_number
+        assert watch.wait_beyond(head - 1, 0.0)  # already past: no wait
+        assert not watch.wait_beyond(head, 0.3)  # nothing mined meanwhile
+        assert watch.subscribed is subscribes
+        miner = threading.Timer(0.2, web3.provider.make_request, ("evm_mine", []))
+        miner.start()
+        assert watch.wait_beyond(head, 60.0)
+        miner.join()
+        assert watch.head == web3.eth.block_number == head + 1
+        watch.close()
+
+
+def test_websocket_url_of_rpc_endpoints():
+    assert websocket_url("http://127.0.0.1:8545") == "ws://127.0.0.1:8545"
+    assert websocket_url("https://node.example/v1/key") == "wss://node.example/v1/key"
+    assert websocket_url("/tmp/geth.ipc") is None
