@@ -31,6 +31,7 @@ from eth_utils import keccak
 from rich.console import Console
 from rich.table import Table
 
+from agents.chain.jobspec import DEFAULTS as JOB_SPEC_DEFAULTS
 from agents.devnet.services import Anvil
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,6 +54,7 @@ PHASES = (
 )
 
 SPEC = {
+    **JOB_SPEC_DEFAULTS,
     "architectureId": keccak(text="bench"),
     "configHash": keccak(text="config"),
     "initialWeightsCID": "bafybeibenchgenesis",
@@ -61,28 +63,10 @@ SPEC = {
     "hyperparamsHash": keccak(text="hyperparams"),
     "shardCount": 64,
     "aggregationRule": 1,
-    "parentJobId": 0,
-    "parentGeneration": 0,
-    "rewardPerUpdate": 100 * ETHER,
-    "verifierRewardPerUpdate": 10 * ETHER,
-    "aggregatorReward": 50 * ETHER,
-    "trainerStake": ETHER,
-    "verifierStake": ETHER,
     "aggregatorStake": ETHER,
-    "challengeBond": ETHER // 10,
-    "panelPenalty": ETHER // 20,
-    "missedRevealPenalty": ETHER // 5,
     "minSlots": 1,
     "maxSlots": 1,
     "attestationQuorum": QUORUM,
-    "panelSize": 3,
-    "claimTtl": 600,
-    "commitPhase": 3600,
-    "revealPhase": 600,
-    "challengePhase": 1800,
-    "proposalPhase": 1800,
-    "voteCommitPhase": 600,
-    "voteRevealPhase": 600,
 }
 
 

@@ -291,6 +291,7 @@ def create(
     """Upload the job manifest and initial weights to IPFS, create the job and open its first round."""
     from ape.exceptions import ContractLogicError
 
+    from agents.chain.jobspec import UnknownSpecField
     from agents.node.jobs import create_job
     from agents.node.protocol import Reverted
 
@@ -301,6 +302,8 @@ def create(
     with node(network, ipfs, account) as (chain, store):
         try:
             job_id, round_id = create_job(chain, store, skill, hp, overrides=overrides, init_seed=seed)
+        except UnknownSpecField as error:
+            raise click.BadParameter(str(error), param_hint="--spec") from error
         except (Reverted, ContractLogicError) as error:
             raise click.ClickException(f"job refused: {error}") from error
     click.echo(f"job {job_id} round {round_id}")

@@ -1,18 +1,15 @@
 """Creating a job: the job manifest and the initial weights go to IPFS, the spec to JobRegistry.
 
-The spec's defaults and encoding are those of ``scripts/create_job.py`` (the admin's ape script); this
-adds what agents need: ``architectureId`` names the skill, ``configHash`` and ``hyperparamsHash`` bind
+The spec's defaults and encoding are those of :mod:`agents.chain.jobspec` (as for the admin's ape script);
+this adds what agents need: ``architectureId`` names the skill, ``configHash`` and ``hyperparamsHash`` bind
 the manifest's model config and hyper-parameters, and ``datasetManifestCID`` points to the manifest.
 """
 
 from __future__ import annotations
 
-import importlib.util
-from functools import cache
-from types import ModuleType
 from typing import Any
 
-from agents.deployments import PROJECT_ROOT
+from agents.chain.jobspec import spec_from
 from agents.learning.codec import encode_state
 from agents.learning.hyperparams import HyperParams
 from agents.learning.skills.registry import get_skill, initial_state
@@ -20,20 +17,6 @@ from agents.node.manifest import JobManifest
 from agents.node.protocol import Chain
 from agents.node.store import Store
 from agents.node.work import architecture_id
-
-
-@cache
-def _create_job_script() -> ModuleType:
-    path = PROJECT_ROOT / "scripts" / "create_job.py"
-    spec = importlib.util.spec_from_file_location("aoai_create_job_script", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def spec_fields() -> list[str]:
-    return list(_create_job_script().DEFAULTS)
 
 
 def create_job(
@@ -65,7 +48,7 @@ def create_job(
         "datasetManifestCID": manifest_cid,
         **(overrides or {}),
     }
-    receipt = chain.send("JobRegistry", "createJob", _create_job_script().spec_from(fields))
+    receipt = chain.send("JobRegistry", "createJob", spec_from(fields))
     job_id = int(receipt.events.filter(chain.c["JobRegistry"].JobCreated)[0].jobId)
     chain.send("TrainingRounds", "startJob", job_id)
     return job_id, int(chain.view("TrainingRounds", "currentRound", job_id))

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from eth_abi import encode
 from eth_utils import keccak
 
+from agents.chain.jobspec import DEFAULTS as JOB_SPEC_DEFAULTS
+
 ETHER = 10**18
 AOAI = 10**18
 TRAINER, VERIFIER, AGGREGATOR = 0, 1, 2
@@ -21,36 +23,15 @@ UNBONDING_DELAY = 7 * 24 * 3600
 REWARD_SHARE_BPS = 5_000
 
 DEFAULT_SPEC = {
+    **JOB_SPEC_DEFAULTS,
     "architectureId": keccak(text="mlp-digits"),
     "configHash": keccak(text="config"),
     "initialWeightsCID": "bafkreiinitialweights",
     "initialWeightsHash": keccak(text="weights-0"),
     "datasetManifestCID": "bafkreidatasetmanifest",
     "hyperparamsHash": keccak(text="hyperparams"),
-    "shardCount": 16,
     "aggregationRule": 1,
-    "parentJobId": 0,
-    "parentGeneration": 0,
-    "rewardPerUpdate": 100 * AOAI,
-    "verifierRewardPerUpdate": 10 * AOAI,
-    "aggregatorReward": 50 * AOAI,
-    "trainerStake": 1 * ETHER,
-    "verifierStake": 1 * ETHER,
-    "aggregatorStake": 2 * ETHER,
-    "challengeBond": ETHER // 10,
-    "panelPenalty": ETHER // 20,
-    "missedRevealPenalty": ETHER // 5,
-    "minSlots": 3,
     "maxSlots": 8,
-    "attestationQuorum": 1,
-    "panelSize": 3,
-    "claimTtl": 600,
-    "commitPhase": 3600,
-    "revealPhase": 600,
-    "challengePhase": 1800,
-    "proposalPhase": 1800,
-    "voteCommitPhase": 600,
-    "voteRevealPhase": 600,
 }
 
 SPEC_FIELDS = list(DEFAULT_SPEC)
