@@ -11,6 +11,7 @@ from typing import Any
 
 from ape import Contract, Project, chain, networks
 from ape.exceptions import ProviderNotConnectedError
+from ape_node.provider import NodeSoftwareNotInstalledError
 
 from agents.deployments import PROJECT_ROOT, aoai_home, load_deployment
 
@@ -48,8 +49,10 @@ def connected(network: str) -> Iterator[None]:
     try:
         with networks.parse_network_choice(network):
             yield
-    except ProviderNotConnectedError as error:
-        raise ChainUnreachable(f"cannot reach the chain at {network}: {error}") from error
+    except (ProviderNotConnectedError, NodeSoftwareNotInstalledError) as error:
+        # ape tries to start a node of its own when a local URL does not answer, and says it cannot.
+        first_line = str(error).partition("\n")[0]
+        raise ChainUnreachable(f"cannot reach the chain at {network}: {first_line}") from error
 
 
 def deployed_contracts() -> dict[str, Any]:
