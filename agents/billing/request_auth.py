@@ -35,10 +35,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from eth_hash.auto import keccak
-from eth_utils import to_canonical_address, to_checksum_address
-
-from agents.billing.typed_data import Eip712Domain, InvalidSignature, StructType, recover_signer, sign_struct
+from agents.billing.typed_data import (
+    Eip712Domain,
+    InvalidSignature,
+    StructType,
+    canonical_address,
+    checksum_address,
+    keccak,
+    recover_signer,
+    sign_struct,
+)
 from agents.billing.vouchers import SignedVoucher, Voucher, sign_voucher
 
 REQUEST_TYPE = StructType(
@@ -138,8 +144,8 @@ def sign_request(
     non-zero). `nonce` defaults to 128 random bits, `expiry` to now + `ttl`.
     """
     claims = RequestClaims(
-        user=to_checksum_address(signer.address),
-        gateway=to_checksum_address(gateway),
+        user=checksum_address(signer.address),
+        gateway=checksum_address(gateway),
         nonce=secrets.randbits(128) if nonce is None else nonce,
         expiry=int(time.time()) + ttl if expiry is None else expiry,
         body_hash=keccak(body),
@@ -260,12 +266,10 @@ class RequestVerifier:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._domain = domain
-        self._gateway = to_checksum_address(gateway)
+        self._gateway = checksum_address(gateway)
         self._nonces = nonces if nonces is not None else NonceStore()
         self._max_ttl = max_ttl
         self._clock = clock
-        # The last voucher verified per user: a request that repeats it skips the second recovery.
-        self._verified_vouchers: dict[str, SignedVoucher] = {}
 
     @property
     def gateway(self) -> str:
@@ -301,7 +305,7 @@ class RequestVerifier:
 
         voucher = self._check_voucher(fields, user, amount) if amount else None
 
-        refused = self._nonces.claim(to_canonical_address(user), nonce, expiry, now)
+        refused = self._nonces.claim(canonical_address(user), nonce, expiry, now)
         if refused is not None:
             raise AuthError(refused)
         return AuthenticatedRequest(user, nonce, expiry, job_id, amount, voucher)
@@ -310,15 +314,12 @@ class RequestVerifier:
         signed = SignedVoucher(
             Voucher(user, self._gateway, amount), _bytes(fields, HEADER_VOUCHER_SIGNATURE, 65)
         )
-        if self._verified_vouchers.get(user) == signed:
-            return signed
         try:
             signer = signed.signer(self._domain)
         except InvalidSignature as exc:
             raise AuthError(f"invalid voucher signature: {exc}") from exc
         if signer != user:
             raise AuthError(f"voucher signature does not match {user} for {amount} wei to this gateway")
-        self._verified_vouchers[user] = signed
         return signed
 
 
@@ -359,6 +360,6 @@ def _bytes(fields: Mapping[str, str], name: str, size: int) -> bytes:
 def _address(fields: Mapping[str, str], name: str) -> str:
     raw = _field(fields, name)
     try:
-        return to_checksum_address(raw)
+        return checksum_address(raw)
     except (ValueError, TypeError):
         raise AuthError(f"malformed {name}: expected an address") from None

@@ -10,9 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from eth_utils import to_checksum_address
-
-from agents.billing.typed_data import Eip712Domain, InvalidSignature, StructType, recover_signer, sign_struct
+from agents.billing.typed_data import (
+    Eip712Domain,
+    InvalidSignature,
+    StructType,
+    checksum_address,
+    recover_signer,
+    sign_struct,
+)
 
 BILLING_DOMAIN_NAME = "ActuallyOpenAI Billing"
 BILLING_DOMAIN_VERSION = "1"
@@ -43,8 +48,8 @@ class Voucher:
     cumulative_amount: int
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "user", to_checksum_address(self.user))
-        object.__setattr__(self, "gateway", to_checksum_address(self.gateway))
+        object.__setattr__(self, "user", checksum_address(self.user))
+        object.__setattr__(self, "gateway", checksum_address(self.gateway))
         if not 0 <= self.cumulative_amount < 2**256:
             raise ValueError(f"cumulative amount out of range: {self.cumulative_amount}")
 

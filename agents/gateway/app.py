@@ -16,7 +16,7 @@ from functools import partial
 from typing import Any
 
 import anyio.to_thread
-from fastapi import Depends, FastAPI, Header, Path, Request
+from fastapi import FastAPI, Path, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -45,25 +45,21 @@ REFUSALS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def signed_headers(
-    header_user: str | None = Header(None, alias="X-AOAI-User", description="the caller's address"),
-    header_nonce: str | None = Header(
-        None, alias="X-AOAI-Nonce", description="decimal uint256, never reused"
-    ),
-    header_expiry: str | None = Header(None, alias="X-AOAI-Expiry", description="unix seconds"),
-    header_body_hash: str | None = Header(
-        None, alias="X-AOAI-Body-Hash", description="0x keccak-256 of the body"
-    ),
-    header_job: str | None = Header(None, alias="X-AOAI-Job", description="0x 32-byte job id (uint256)"),
-    header_amount: str | None = Header(None, alias="X-AOAI-Amount", description="cumulative wei authorized"),
-    header_signature: str | None = Header(
-        None, alias="X-AOAI-Signature", description="EIP-712 Request signature"
-    ),
-    header_voucher: str | None = Header(
-        None, alias="X-AOAI-Voucher-Signature", description="EIP-712 Voucher signature for the amount"
-    ),
-) -> None:
-    """Documents the authentication headers; `RequestVerifier` checks them (401 when wrong or missing)."""
+SIGNED_HEADERS: list[dict[str, Any]] = [
+    {"name": name, "in": "header", "required": False, "schema": {"type": "string"}, "description": what}
+    for name, what in (
+        ("X-AOAI-User", "the caller's address"),
+        ("X-AOAI-Nonce", "decimal uint256, never reused"),
+        ("X-AOAI-Expiry", "unix seconds"),
+        ("X-AOAI-Body-Hash", "0x keccak-256 of the body"),
+        ("X-AOAI-Job", "0x 32-byte job id (uint256)"),
+        ("X-AOAI-Amount", "cumulative wei authorized"),
+        ("X-AOAI-Signature", "EIP-712 Request signature"),
+        ("X-AOAI-Voucher-Signature", "EIP-712 Voucher signature for the amount"),
+    )
+]
+"""The authentication headers, documented in the OpenAPI document only: `RequestVerifier` reads and checks
+them (401 when wrong or missing); as FastAPI header parameters they would cost ~0.2 ms per request."""
 
 
 def create_app(gateway: Gateway, *, manage_lifecycle: bool = True) -> FastAPI:
@@ -126,7 +122,7 @@ def create_app(gateway: Gateway, *, manage_lifecycle: bool = True) -> FastAPI:
         "/v1/jobs/{job}/classify",
         response_model=schemas.ClassifyResponse,
         responses=REFUSALS,
-        dependencies=[Depends(signed_headers)],
+        openapi_extra={"parameters": SIGNED_HEADERS},
         summary="Classify an 8x8 digit with a vision job's model",
     )
     async def classify(request: Request, body: schemas.ClassifyRequest, job: str = JOB_PATH) -> Any:
@@ -140,7 +136,7 @@ def create_app(gateway: Gateway, *, manage_lifecycle: bool = True) -> FastAPI:
         "/v1/jobs/{job}/complete",
         response_model=schemas.CompleteResponse,
         responses=REFUSALS,
-        dependencies=[Depends(signed_headers)],
+        openapi_extra={"parameters": SIGNED_HEADERS},
         summary="Continue a text with a language job's model",
     )
     async def complete(request: Request, body: schemas.CompleteRequest, job: str = JOB_PATH) -> Any:

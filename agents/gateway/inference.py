@@ -29,7 +29,7 @@ class Classification:
 def classify(model: nn.Module, pixels: list[float]) -> Classification:
     inputs = torch.tensor(pixels, dtype=torch.float32).reshape(1, PIXELS) / MAX_PIXEL
     probabilities = model(inputs).softmax(dim=1)[0]
-    return Classification(int(probabilities.argmax()), [round(float(p), 6) for p in probabilities])
+    return Classification(int(probabilities.argmax()), [round(p, 6) for p in probabilities.tolist()])
 
 
 @torch.inference_mode()

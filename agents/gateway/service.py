@@ -256,7 +256,9 @@ class Gateway:
                 402, error.reason, {"X-AOAI-Held": str(error.held), "X-AOAI-Price": str(error.price)}
             ) from None
         if added and request.voucher is not None:
+            started = time.perf_counter()
             self.queue.record(request.voucher)
+            self.telemetry.journal_seconds.observe(time.perf_counter() - started)
             self.telemetry.revenue_signed.inc(added)
         model = self.models.get(job, generation)
         started = time.perf_counter()

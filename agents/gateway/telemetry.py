@@ -29,6 +29,12 @@ class Telemetry:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
+        self.journal_seconds = Histogram(
+            "aoai_gateway_journal_seconds",
+            "Time spent recording a paid request's voucher durably (SQLite, fsync) before serving it",
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
         self.inference_seconds = Histogram(
             "aoai_gateway_inference_seconds",
             "Time spent in model inference, by skill",
