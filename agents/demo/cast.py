@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import FrameType
 
@@ -87,9 +88,11 @@ class Cast:
         return {n: p.returncode for n, p in self.agents.items() if p.poll() not in (None, 0)}
 
     def stop_agents(self) -> None:
+        """Stops every agent at once (one by one, the last ones could still finish a round meanwhile)."""
+        running = [p for p in self.agents.values() if p.poll() is None]
+        with ThreadPoolExecutor(max(1, len(running))) as pool:
+            list(pool.map(lambda p: stop_process_group(p.pid, timeout=10), running))
         for process in self.agents.values():
-            if process.poll() is None:
-                stop_process_group(process.pid, timeout=10)
             process.wait()
 
     def start_gateway(self, account: int) -> GatewayProcess:

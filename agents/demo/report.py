@@ -237,7 +237,7 @@ def markdown(data: dict[str, Any]) -> str:
         ]
         for i, r in enumerate(data["leaderboard"], 1)
     ]
-    header = ["#", "name", "accepted", "rejected", "AOAI earned", "AOAI held", "ETH slashed"]
+    header = ["#", "name", "address", "accepted", "rejected", "AOAI earned", "AOAI held", "ETH slashed"]
     blocks.append(
         "## Leaderboard\n\n" + _table(header, rows) + f"\n\nAOAI minted: {data['aoai_minted']:,.2f}"
     )
@@ -301,7 +301,9 @@ def _revenue_section(r: dict[str, Any]) -> str:
             s["user"],
             s["job"],
             s["generation"],
-            f"label {s['label']} (truth {s['truth']})" if "label" in s else repr(s["completion"]),
+            f"label {s['label']} (truth {s['truth']})"
+            if "label" in s
+            else f"{s['prompt']!r} -> {s['completion']!r}",
         ]
         for s in r["samples"][:: max(1, len(r["samples"]) // 6)]
     ]

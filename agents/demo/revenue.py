@@ -16,7 +16,7 @@ from agents.gateway.client import GatewayClient
 from agents.learning.skills.registry import get_skill
 
 DEPOSIT = ETHER // 100
-PROMPT = "Of Mans First Disobedience"
+PROMPTS = ("Of Mans First Disobedience", "Sing Heav'nly Muse", "And chiefly Thou O Spirit")
 SETTLE_TIMEOUT_S = 300.0
 
 
@@ -110,8 +110,9 @@ def _request(client: GatewayClient, job_id: int, skill: str, index: int) -> dict
             "label": answer["label"],
             "truth": int(test.targets[index]),
         }
-    answer = client.complete(job_id, PROMPT, 24, generation="latest")
-    return {"generation": answer["generation"], "prompt": PROMPT, "completion": answer["completion"]}
+    prompt = PROMPTS[index % len(PROMPTS)]
+    answer = client.complete(job_id, prompt, 24, generation="latest")
+    return {"generation": answer["generation"], "prompt": prompt, "completion": answer["completion"]}
 
 
 def digit(index: int) -> tuple[list[float], int]:

@@ -15,7 +15,7 @@ from agents.demo import report
 from agents.demo.cast import Cast, raise_on_sigterm
 from agents.demo.plan import JOB_SETTINGS, Plan
 from agents.demo.progress import Progress
-from agents.demo.revenue import PROMPT, digit, earn_and_share
+from agents.demo.revenue import PROMPTS, digit, earn_and_share
 from agents.devnet.reader import Reader, dev_account_address
 from agents.node.store import Store
 
@@ -161,7 +161,7 @@ def show_handles(cast: Cast, plan: Plan, jobs: dict[int, str], console: Console)
     """What is left running, how to use it, and how to stop it."""
     network, gateway = cast.network, cast.gateway.url if cast.gateway else "-"
     job_id, skill = next(iter(jobs.items()))
-    example = ",".join(str(round(p)) for p in digit(0)[0]) if skill == "vision" else PROMPT
+    example = ",".join(str(round(p)) for p in digit(0)[0]) if skill == "vision" else PROMPTS[0]
     pids = " ".join(str(pid) for pid in cast.pids())
     console.print(
         "[bold]left running[/] (--keep-running):\n"
