@@ -226,7 +226,7 @@ class Anvil(Service):
         if self.process is None:
             raise ServiceError("anvil is not running")
         process, self.process = self.process, None
-        stop_process_group(process.pid)
+        stop_process_group(process.pid, timeout=60.0)  # time to write the dump
         process.wait()
         if not (self.workdir / "state.json").exists():
             raise ServiceError(f"anvil left no state to restart from: {self.log_tail()}")
