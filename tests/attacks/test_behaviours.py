@@ -34,12 +34,14 @@ def world() -> tuple[State, list[Dataset]]:
 
 def replays(state: State, own: Dataset, result: LocalTraining) -> list[bool]:
     blobs, trace = result.checkpoints, Trace.of(result.checkpoints)
-    return [
-        check_segment(
-            SKILL, CONFIG, state, own, SEED, HP, trace.root, i, blobs[i], blobs[i + 1], trace.segment_proofs(i)
+
+    def ok(i: int) -> bool:
+        proofs = trace.segment_proofs(i)
+        return check_segment(
+            SKILL, CONFIG, state, own, SEED, HP, trace.root, i, blobs[i], blobs[i + 1], proofs
         ).accepted
-        for i in range(trace.num_segments)
-    ]
+
+    return [ok(i) for i in range(trace.num_segments)]
 
 
 def run(name: str, world: tuple[State, list[Dataset]], **kwargs: object) -> LocalTraining:
