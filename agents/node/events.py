@@ -1,8 +1,8 @@
 """A resumable cursor over the protocol's contract logs, read with plain `eth_getLogs` over block ranges.
 
-Why not a bot framework or a subscription: polling `get_logs` needs no extra daemon, makes the backfill
-from the deployment block explicit (an agent rebuilds its state from history on every start), works on
-any node, and stops at once.
+Why not a bot framework or a log subscription: `get_logs` needs no extra daemon, makes the backfill from
+the deployment block explicit (an agent rebuilds its state from history on every start), works on any
+node, and stops at once. Only the wake-up is pushed: :mod:`agents.chain.heads` says when a block arrived.
 """
 
 from __future__ import annotations
