@@ -169,7 +169,12 @@ def call(
     from agents.gateway.client import GatewayClient, GatewayError, Ledger
     from agents.node.accounts import load_account
 
-    text = Path(input_[1:]).read_text() if input_.startswith("@") else input_
+    try:
+        text = Path(input_[1:]).read_text() if input_.startswith("@") else input_
+    except OSError as error:
+        raise click.BadParameter(
+            f"cannot read {input_[1:]}: {error.strerror}", param_hint="--input"
+        ) from error
     selector: str | int = int(generation) if generation.isdigit() else generation
     ledger = Ledger(aoai_home() / "client" / "ledger.json")
     try:
