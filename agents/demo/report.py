@@ -229,6 +229,7 @@ def markdown(data: dict[str, Any]) -> str:
         [
             i,
             r["name"],
+            f"`{r['address']}`",
             r["accepted"],
             r["rejected"],
             f"{r['aoai_earned']:,.2f}",

@@ -62,10 +62,9 @@ def earn_and_share(
             client = GatewayClient.connect(gateway.url, user, billing=billing)
             name = names[user.address]
             for job_id, skill in jobs.items():
-                for i in range(count):
-                    revenue.samples.append(
-                        {"user": name, "job": job_id, **_request(client, job_id, skill, i)}
-                    )
+                for _ in range(count):
+                    answer = _request(client, job_id, skill, len(revenue.samples))
+                    revenue.samples.append({"user": name, "job": job_id, **answer})
             revenue.requests[name] = count * len(jobs)
             clients.append((name, user, client))
             console.print(
