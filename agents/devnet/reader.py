@@ -52,7 +52,7 @@ class Reader:
         """Every event ``name`` so far whose args equal ``match``."""
         found: list[Event] = [e for e in self.cursor().poll() if e.name == name]
         return [
-            {**e.args, "_tx": e.tx}
+            {**e.args, "_tx": e.tx, "_block": e.block}
             for e in found
             if all(str(e.args.get(k)).lower() == str(v).lower() for k, v in match.items())
         ]

@@ -8,17 +8,13 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from web3 import Web3
-
-from agents.chain.connection import project
+from agents.devnet.reader import Reader, dev_account_address  # noqa: F401 (Reader: for conftest and the bench)
 from agents.learning.evaluation import evaluate_state
 from agents.learning.skills.registry import get_skill, initial_state
-from agents.node.events import Event, LogCursor
 
 ETHER = 10**18
 HYPERPARAMS = {"local_steps": 20, "checkpoint_every": 5, "batch_size": 32, "lr": 0.1, "momentum": 0.9}
 ENTRY = "from agents.cli.agents import agents_cli; agents_cli()"
-CONTRACTS = ("AOAIToken", "StakeManager", "JobRegistry", "ModelRegistry", "TrainingRounds", "Disputes")
 
 
 def job_spec(slots: int, **overrides: Any) -> dict[str, Any]:
@@ -66,50 +62,4 @@ def genesis_metric(skill_name: str = "vision") -> float:
     return evaluate_state(skill, skill.default_config, state, skill.load_data().test)[skill.metric]
 
 
-class Reader:
-    """Views and events of the deployed contracts through plain web3."""
-
-    def __init__(self, url: str, home: Path) -> None:
-        self.web3 = Web3(Web3.HTTPProvider(url))
-        record = json.loads((home / "deployments" / f"{self.web3.eth.chain_id}.json").read_text())
-        self.types = {name: getattr(project(), name).contract_type for name in CONTRACTS}
-        self.addresses = record["contracts"]
-        self.c = {
-            name: self.web3.eth.contract(
-                address=self.addresses[name],
-                abi=[e.model_dump(mode="json", by_alias=True) for e in self.types[name].abi],
-            )
-            for name in CONTRACTS
-        }
-
-    def call(self, contract: str, method: str, *args: Any) -> Any:
-        return self.c[contract].functions[method](*args).call()
-
-    def events(self, name: str, **match: Any) -> list[dict[str, Any]]:
-        """Every event ``name`` so far whose args equal ``match``."""
-        cursor = LogCursor(self.web3, [(self.addresses[n], self.types[n]) for n in CONTRACTS], 0)
-        found: list[Event] = [e for e in cursor.poll() if e.name == name]
-        return [
-            {**e.args, "_tx": e.tx, "_block": e.block}
-            for e in found
-            if all(str(e.args.get(k)).lower() == str(v).lower() for k, v in match.items())
-        ]
-
-    def earned_in_job(self, job: int, who: str) -> tuple[int, int]:
-        """(finalizations of the job that minted to ``who``, AOAI they minted to it)."""
-        txs = {e["_tx"] for e in self.events("RoundFinalized", jobId=job)}
-        mints = [
-            e["value"] for e in self.events("Transfer", to=who) if e["_tx"] in txs and int(e["from"], 16) == 0
-        ]
-        return len(mints), sum(mints)
-
-    def metrics(self, job: int) -> dict[int, list[int]]:
-        return {e["number"]: e["metrics"] for e in self.events("GenerationRecorded", jobId=job)}
-
-
-def address(i: int) -> str:
-    from eth_account import Account
-
-    Account.enable_unaudited_hdwallet_features()
-    mnemonic = "test test test test test test test test test test test junk"
-    return str(Account.from_mnemonic(mnemonic, account_path=f"m/44'/60'/0'/0/{i}").address)
+address = dev_account_address
