@@ -31,7 +31,7 @@ class Telemetry:
         )
         self.journal_seconds = Histogram(
             "aoai_gateway_journal_seconds",
-            "Time spent recording a paid request's voucher durably (SQLite, fsync) before serving it",
+            "Time spent recording a paid request's voucher durably (SQLite) before serving it",
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
