@@ -78,8 +78,9 @@ def robustness(cfg: SimConfig, rules: list[str], jobs: int) -> dict[str, Any]:
     }
 
 
-def spot_checks(hp: HyperParams, trials: int, honest_trials: int) -> dict[str, Any]:
-    """Audit honest and cheating results of one trainer on one shard, over ``trials`` randomness draws."""
+def spot_checks(hp: HyperParams, trials: int, honest_trials: int, partial_trials: int) -> dict[str, Any]:
+    """Audit honest and cheating results of one trainer on one shard, over ``trials`` randomness draws
+    (``partial_trials`` for the partial cheater, whose catch rate is the one that is not 0 or 1)."""
     skill = get_skill("vision")
     config, train = skill.default_config, skill.load_data().train
     g0 = initial_state(skill, config, 0)
@@ -98,11 +99,12 @@ def spot_checks(hp: HyperParams, trials: int, honest_trials: int) -> dict[str, A
             "partial", skill=skill, config=config, global_state=g1, shard=mine, seed=seed, hp=hp, q=Q
         ),
     }
-    randomness = [sha256(f"bench-attacks:{i}".encode()) for i in range(trials)]
+    randomness = [sha256(f"bench-attacks:{i}".encode()) for i in range(max(trials, partial_trials))]
     caught = {
-        name: sum(audit(skill, config, g1, mine, seed, hp, result, r, Q, P).caught for r in randomness)
-        / trials
+        name: sum(audit(skill, config, g1, mine, seed, hp, result, r, Q, P).caught for r in draws)
+        / len(draws)
         for name, result in published.items()
+        for draws in [randomness[: partial_trials if name == "partial_10pct" else trials]]
     }
     t0 = time.perf_counter()
     honest_audits = [
@@ -113,17 +115,20 @@ def spot_checks(hp: HyperParams, trials: int, honest_trials: int) -> dict[str, A
     segments = len(honest.checkpoints) - 1
     faked = len(faked_segments(segments, Q))
     k = segments_to_check(Q, P, segments)
+    miss = math.comb(segments - faked, k) / math.comb(segments, k)
     return {
         "local_steps": hp.local_steps,
         "segments": segments,
         "segments_checked_k": k,
         "caught_fraction": caught,
         "partial_faked_segments": faked,
-        "partial_miss_probability_exact": math.comb(segments - faked, k) / math.comb(segments, k),
+        "partial_miss_probability_exact": miss,
+        "partial_catch_standard_error": math.sqrt(miss * (1 - miss) / partial_trials),
         "honest_flagged_fraction": sum(a.caught for a in honest_audits) / honest_trials,
         "extra_compute_replayed_per_trained_step": honest_audits[0].replayed_steps / hp.local_steps,
         "trials": trials,
         "honest_trials": honest_trials,
+        "partial_trials": partial_trials,
         "train_seconds": round(train_seconds, 3),
         "audit_seconds": round(audit_seconds, 3),
     }
@@ -172,20 +177,20 @@ def main() -> None:
     vision = get_skill("vision").default_hyperparams
     if args.quick:
         cfg = SimConfig(clients=10, rounds=3, f=3, cc_tau=3.0)
-        rules, trials, fine_trials, honest_trials = ["fedavg", "median", "centered_clipping"], 20, 50, 2
+        rules, trials, partial_trials, honest_trials = ["fedavg", "median", "centered_clipping"], 20, 50, 2
         fine = vision.with_(local_steps=100, checkpoint_every=1)
     else:
         cfg = SimConfig(clients=10, rounds=10, f=3, cc_tau=3.0)
-        rules, trials, fine_trials, honest_trials = RULES, 100, 2000, 3
+        rules, trials, partial_trials, honest_trials = RULES, 100, 300, 3
         fine = vision.with_(local_steps=1000, checkpoint_every=1)
     t0 = time.perf_counter()
     rob = robustness(cfg, rules, args.jobs)
     cheats = {
         f"vision job ({vision.local_steps} steps, checkpoint every {vision.checkpoint_every})": spot_checks(
-            vision, trials, honest_trials
+            vision, trials, honest_trials, trials
         ),
         f"vision job for spot checks ({fine.local_steps} steps, checkpoint every step)": spot_checks(
-            fine, fine_trials, honest_trials
+            fine, trials, honest_trials, partial_trials
         ),
     }
     _, fine_c = cheats.values()
@@ -223,8 +228,10 @@ def main() -> None:
                ">=", 1),
         Target("copy and replay caught (fraction)",
                min(min(c["caught_fraction"][k] for k in ("copy", "replay")) for c in every), ">=", 1),
-        Target(f"10% faked steps caught, job for spot checks ({fine_c['trials']} draws, fraction)",
-               fine_c["caught_fraction"]["partial_10pct"], ">=", 0.99),
+        Target(f"10% faked steps caught, job for spot checks: simulated ({fine_c['partial_trials']} draws) "
+               "minus exact probability, in standard errors",
+               (fine_c["caught_fraction"]["partial_10pct"] - 1 + fine_c["partial_miss_probability_exact"])
+               / fine_c["partial_catch_standard_error"], ">=", -3),
         Target("10% faked steps caught, exact probability, job for spot checks",
                1 - fine_c["partial_miss_probability_exact"], ">=", 0.99),
         Target("verifier extra compute, job for spot checks (replayed / trained steps)",
