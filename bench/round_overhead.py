@@ -34,10 +34,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 FLOWER_PYTHON = ROOT / ".venv-flower" / "bin" / "python"
 RESULTS = ROOT / "bench" / "results"
-ROUNDS = 3
+ROUNDS = 5
 TRAINERS = (1, 2, 3, 4)
 VERIFIERS = (5, 6)
 AGGREGATOR = 7
+IDLE_VERIFIER = 8
+IDLE_SETTLE_S, IDLE_MEASURE_S = 3.0, 20.0
 HALT_CHECK_S = 0.5
 AGENT_TIMEOUT_S = 900
 # Phase boundaries inside a round, in protocol order: (label, event whose last occurrence ends it).
@@ -213,11 +215,35 @@ def run_ours(logs: Path) -> dict[str, Any]:
             stamper.join()
             stamper.poll()
             shard_count = int(job_spec(len(TRAINERS))["shardCount"])
+            idle = idle_cpu(net, job)
         finally:
             net.stop_all()
     ours = analyse(stamper.seen, job, started, done, HYPERPARAMS, shard_count, address, Task)
     ours["genesis_accuracy"] = genesis_metric()
+    ours["idle_agent_cpu_percent"] = idle
     return ours
+
+
+def idle_cpu(net: Any, job: int) -> float:
+    """CPU share (% of one core) of a verifier waiting on the job's next round, which no trainer joins."""
+    proc = net.agent(
+        "idle-verifier", "verifier", "start", "--account", f"TEST::{IDLE_VERIFIER}", "--job", str(job)
+    )
+    deadline = time.monotonic() + AGENT_TIMEOUT_S
+    while "stake" not in net.log("idle-verifier"):  # started: staked, or found its stake in place
+        if proc.poll() is not None or time.monotonic() > deadline:
+            sys.exit(f"the idle verifier did not start:\n{net.log('idle-verifier')}")
+        time.sleep(0.5)
+    time.sleep(IDLE_SETTLE_S)
+    ticks = os.sysconf("SC_CLK_TCK")
+
+    def cpu_s() -> float:
+        fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
+
+    before, t0 = cpu_s(), time.perf_counter()
+    time.sleep(IDLE_MEASURE_S)
+    return 100 * (cpu_s() - before) / (time.perf_counter() - t0)
 
 
 def analyse(
@@ -356,6 +382,8 @@ def main() -> None:
         "ratio_steady": ratio,
         "ratio_all_rounds_incl_startup": all_ratio,
         "ours_agents_wall_s": ours["agents_wall_s"],
+        "idle_agent_cpu_percent": ours["idle_agent_cpu_percent"],
+        "load_average_1_5_15": list(os.getloadavg()),
         "ours_final_accuracy": ours["rounds"][-1]["accuracy"],
         "flower_final_accuracy": flower[-1]["accuracy"],
         "genesis_accuracy": ours["genesis_accuracy"],
@@ -368,7 +396,7 @@ def main() -> None:
             "(shard, seed) per client and round as our trainers, same train_locally and test split"
         ),
         "ours_includes": (
-            "7 agent processes on 2 cores (a test run in the background), anvil automine, js-ipfs; "
+            "7 agent processes on 2 cores, anvil automine, js-ipfs; agents wake on new blocks (newHeads); "
             "round 1 counted from agent start (includes process start-up), steady = rounds 2.."
         ),
     }
@@ -412,6 +440,10 @@ def write_markdown(
         "",
         f"Flower baseline: {figures['flower_baseline']}.",
         f"Ours: {figures['ours_includes']}.",
+        "",
+        f"An idle agent (a verifier waiting for a round no trainer joins) uses "
+        f"{figures['idle_agent_cpu_percent']:.1f}% of one core. Load average (1, 5, 15 min) at the end "
+        f"of the run: {', '.join(f'{x:.1f}' for x in figures['load_average_1_5_15'])} on 2 cores.",
         "",
     ]
     (RESULTS / "round_overhead.md").write_text("\n".join(lines))
