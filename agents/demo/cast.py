@@ -7,18 +7,16 @@ import json
 import os
 import signal
 import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import FrameType
 
 from agents.deployments import PROJECT_ROOT
+from agents.devnet.agent_process import agent_command, agent_env
 from agents.devnet.network import deploy
 from agents.devnet.reader import dev_account_address
-from agents.devnet.services import NODE_BIN, Anvil, IpfsDaemon, Service, stop_process_group
+from agents.devnet.services import Anvil, IpfsDaemon, Service, stop_process_group
 from agents.gateway.process import GatewayProcess
-
-AGENT_ENTRY = "from agents.cli.agents import agents_cli; agents_cli()"
 
 
 class Cast:
@@ -40,14 +38,7 @@ class Cast:
         return f"ethereum:local:{self.anvil.url}"
 
     def env(self) -> dict[str, str]:
-        path = f"{NODE_BIN}:{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"
-        return {
-            **os.environ,
-            "AOAI_HOME": str(self.home),
-            "PATH": path,
-            "PYTHONUNBUFFERED": "1",
-            "COLUMNS": "120",
-        }
+        return agent_env(self.home)
 
     def start_network(self, deployer: int, gateway: int) -> None:
         """anvil and IPFS on free ports, every contract deployed with `ape run deploy --gateway`."""
@@ -61,16 +52,7 @@ class Cast:
 
     def start_agent(self, name: str, *args: str) -> None:
         """`aoai worker|verifier|aggregator start ARGS` as a process logging to logs/NAME.log."""
-        command = [
-            sys.executable,
-            "-c",
-            AGENT_ENTRY,
-            *args,
-            "--network",
-            self.network,
-            "--ipfs",
-            self.ipfs.api_multiaddr,
-        ]
+        command = agent_command(self.network, self.ipfs.api_multiaddr, *args)
         with (self.logs / f"{name}.log").open("ab") as log:
             self.agents[name] = subprocess.Popen(
                 command,

@@ -8,13 +8,13 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from agents.devnet.agent_process import AGENT_ENTRY
 from agents.devnet.reader import Reader, dev_account_address  # noqa: F401 (Reader: for conftest and the bench)
 from agents.learning.evaluation import evaluate_state
 from agents.learning.skills.registry import get_skill, initial_state
 
 ETHER = 10**18
 HYPERPARAMS = {"local_steps": 20, "checkpoint_every": 5, "batch_size": 32, "lr": 0.1, "momentum": 0.9}
-ENTRY = "from agents.cli.agents import agents_cli; agents_cli()"
 
 
 def job_spec(slots: int, **overrides: Any) -> dict[str, Any]:
@@ -43,7 +43,7 @@ def new_job(
     """Creates a job with `aoai job create` (as the deployer, TEST::0); returns its id."""
     result = subprocess.run(
         [
-            "python", "-c", ENTRY, "job", "create", "--account", "TEST::0", "--skill", skill,
+            "python", "-c", AGENT_ENTRY, "job", "create", "--account", "TEST::0", "--skill", skill,
             "--network", net.network, "--ipfs", net.ipfs.api_multiaddr,
             "--hyperparams", json.dumps(hyperparams), "--spec", json.dumps(job_spec(slots, **overrides)),
         ],

@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from agent_helpers import ENTRY, Reader
+from agent_helpers import Reader
 
+from agents.devnet.agent_process import agent_command, agent_env
 from agents.devnet.network import deploy
-from agents.devnet.services import NODE_BIN, Anvil, IpfsDaemon, free_port, stop_process_group
+from agents.devnet.services import Anvil, IpfsDaemon, free_port, stop_process_group
 
 ROOT = Path(__file__).resolve().parents[2]
 AGENT_TIMEOUT = 300
@@ -33,27 +33,11 @@ class Net:
         return f"ethereum:local:{self.anvil.url}"
 
     def env(self) -> dict[str, str]:
-        path = f"{NODE_BIN}:{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"
-        return {
-            **os.environ,
-            "AOAI_HOME": str(self.home),
-            "PATH": path,
-            "PYTHONUNBUFFERED": "1",
-            "COLUMNS": "160",
-        }
+        return agent_env(self.home)
 
     def agent(self, name: str, *args: str) -> subprocess.Popen[bytes]:
         """Starts ``python -m agents.cli.agents ARGS --network ... --ipfs ...``, logging to logs/NAME.log."""
-        command = [
-            sys.executable,
-            "-c",
-            ENTRY,
-            *args,
-            "--network",
-            self.network,
-            "--ipfs",
-            self.ipfs.api_multiaddr,
-        ]
+        command = agent_command(self.network, self.ipfs.api_multiaddr, *args)
         log = (self.logs / f"{name}.log").open("ab")
         proc = subprocess.Popen(
             command, cwd=ROOT, env=self.env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
