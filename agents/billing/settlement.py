@@ -4,7 +4,7 @@ Signed vouchers are revenue: `VoucherJournal` writes each one to SQLite before `
 synchronous=NORMAL: committed before the response leaves, so a killed or restarted gateway settles
 everything the previous process recorded; only an OS crash or power loss can drop the newest records, and
 since vouchers are cumulative a user's next request re-signs the whole total). A per-request fsync
-(synchronous=FULL) cost 0.2-4 ms of disk latency per paid request, twice the gateway's whole budget. Only the highest voucher per user matters, since vouchers are cumulative.
+(synchronous=FULL) cost 0.2-4 ms of disk latency per paid request, twice the gateway's whole budget.
 
 `SettlementQueue.settle` reads `redeemed(user, gateway)` on-chain before sending anything and submits only
 vouchers that authorize more than that, to users who still have redeemable credit; the contract itself pays

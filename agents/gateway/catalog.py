@@ -4,9 +4,10 @@ Built from the model registry's `GenerationRecorded` logs, read with a block cur
 restarted gateway rebuilds it from the chain and a new generation is seen at the next poll. A job is
 servable when its on-chain `configHash` is the config hash of a known skill's default model config.
 
-Metrics on chain are `int256[]` scaled by 1e6, in the order of `metric_layout(skill)`: validation loss,
-then the skill's headline metric (`Skill.metric`). "Best" ranks generations by the headline metric in
-its direction (`HIGHER_IS_BETTER`); a generation without it (the genesis) ranks after every measured one.
+Metrics on chain are `int256[]` scaled by 1e6, in the order of `Skill.reported_metrics` (the order
+`aoai job create` writes into the job manifest and aggregators report in). "Best" ranks generations by
+the headline metric in its direction (`HIGHER_IS_BETTER`); a generation without it (the genesis) ranks
+after every measured one.
 """
 
 from __future__ import annotations
@@ -24,11 +25,6 @@ HIGHER_IS_BETTER = {"accuracy": True, "loss": False, "perplexity": False}
 LOG_RANGE = 5_000
 
 Selector = Literal["best", "latest"] | int
-
-
-def metric_layout(skill: Skill) -> tuple[str, ...]:
-    """Names of a generation's on-chain metrics, in order."""
-    return ("loss", skill.metric) if skill.metric != "loss" else ("loss",)
 
 
 class UnknownJob(LookupError):
@@ -91,7 +87,7 @@ def skill_for(config_hash: bytes, skills: Iterable[Skill] = SKILLS.values()) -> 
 
 
 def decode_metrics(skill: Skill, raw: tuple[int, ...]) -> dict[str, float]:
-    return {name: value / METRIC_SCALE for name, value in zip(metric_layout(skill), raw, strict=False)}
+    return {name: value / METRIC_SCALE for name, value in zip(skill.reported_metrics, raw, strict=False)}
 
 
 class Catalog:

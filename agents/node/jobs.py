@@ -35,8 +35,9 @@ def create_job(
     model_config = dict(config or skill.default_config)
     hp = skill.default_hyperparams.with_(**(hyperparams or {}))
     HyperParams.from_dict(hp.to_dict())  # validates
-    metrics = tuple(sorted({"loss", skill.metric}))
-    manifest = JobManifest(skill.name, model_config, hp.to_dict(), shard_seed, shard_alpha, metrics)
+    manifest = JobManifest(
+        skill.name, model_config, hp.to_dict(), shard_seed, shard_alpha, skill.reported_metrics
+    )
     manifest_cid = store.put(manifest.to_bytes()).cid
     weights = store.put(encode_state(initial_state(skill, model_config, init_seed)))
     fields = {

@@ -27,7 +27,7 @@ from gateway_helpers import PRICE
 
 from agents.deployments import save_deployment
 from agents.devnet.services import Anvil, IpfsDaemon
-from agents.gateway.catalog import METRIC_SCALE, metric_layout
+from agents.gateway.catalog import METRIC_SCALE
 from agents.learning.codec import encode_state
 from agents.learning.evaluation import evaluate_state
 from agents.learning.hyperparams import HyperParams
@@ -132,7 +132,7 @@ def store(services):
 
 def _metrics(skill, config, state, data):
     measured = evaluate_state(skill, config, state, data)
-    return [round(measured[name] * METRIC_SCALE) for name in metric_layout(skill)]
+    return [round(measured[name] * METRIC_SCALE) for name in skill.reported_metrics]
 
 
 @pytest.fixture(scope="session")

@@ -39,6 +39,11 @@ class Skill:
     default_hyperparams: HyperParams
     metric: str = "loss"
 
+    @property
+    def reported_metrics(self) -> tuple[str, ...]:
+        """The metrics a generation reports on chain, in their on-chain order (a job manifest records it)."""
+        return tuple(sorted({"loss", self.metric}))
+
     def config_hash(self, config: Mapping[str, Any] | None = None) -> str:
         """sha256 of the canonical JSON of ``{"skill": name, "model": config}``."""
         return config_hash({"skill": self.name, "model": dict(config or self.default_config)})
