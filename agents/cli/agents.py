@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from agents.chain.connection import ChainUnreachable, Endpoints, connected
-from agents.cli.options import network_option
+from agents.cli.options import account_option, network_option
 from agents.deployments import DeploymentNotFound
 
 ETHER = 10**18
@@ -27,11 +27,6 @@ ipfs_option = click.option(
     default=lambda: Endpoints.default().ipfs_api,
     show_default="the running devnet's, else /ip4/127.0.0.1/tcp/5001/http",
     help="Multiaddr of the IPFS daemon's RPC API.",
-)
-account_option = click.option(
-    "--account",
-    required=True,
-    help="Ape account alias (keystore; passphrase in APE_ACCOUNTS_<alias>_PASSPHRASE), or TEST::N.",
 )
 rounds_option = click.option(
     "--rounds", type=int, default=None, help="Stop once rounds 1..N of the job are closed."

@@ -9,8 +9,7 @@ import click
 from rich.console import Console
 
 from agents.chain.connection import connected, deployed_contracts
-from agents.cli.agents import account_option
-from agents.cli.options import network_option
+from agents.cli.options import account_option, network_option
 from agents.cli.wallet import format_units
 from agents.node.accounts import load_account
 

@@ -7,8 +7,7 @@ from rich.console import Console
 from rich.table import Table
 
 from agents.chain.connection import connected, deployed_contracts
-from agents.cli.agents import account_option
-from agents.cli.options import network_option
+from agents.cli.options import account_option, network_option
 from agents.node.accounts import load_account
 
 ETHER = 10**18

@@ -7,13 +7,14 @@ from typing import Any
 
 import click
 from eth_account.messages import encode_defunct
-from eth_utils import keccak
+from eth_utils import is_hex_address, keccak
 
 TEST_PREFIX = "TEST::"
 
 
 def load_account(alias: str) -> Any:
-    """An ape account: ``TEST::N`` is ape's (= anvil's) funded test account N, else a keystore alias.
+    """An ape account: ``TEST::N`` is ape's (= anvil's) funded test account N, else a keystore alias, or
+    the address of a keystore account (the seed's ``--wallet ADDRESS``).
 
     A keystore is unlocked with ``APE_ACCOUNTS_<alias>_PASSPHRASE`` and set to sign without prompts.
     """
@@ -25,6 +26,8 @@ def load_account(alias: str) -> Any:
             return accounts.test_accounts[int(alias.removeprefix(TEST_PREFIX))]
         except (ValueError, IndexError) as error:
             raise click.ClickException(f"no test account {alias!r}: use TEST::0 .. TEST::9") from error
+    if is_hex_address(alias):
+        alias = _alias_of(alias)
     try:
         account = accounts.load(alias)
     except (AccountsError, IndexError, KeyError) as error:
@@ -38,6 +41,16 @@ def load_account(alias: str) -> Any:
     except Exception as error:
         raise click.ClickException(f"cannot unlock account {alias!r}: {error}") from error
     return account
+
+
+def _alias_of(address: str) -> str:
+    """The keystore alias holding ``address``."""
+    from ape import accounts
+
+    for account in accounts.containers["accounts"].accounts:
+        if account.address.lower() == address.lower():
+            return str(account.alias)
+    raise click.ClickException(f"no keystore account has address {address}: `ape accounts list` shows yours")
 
 
 def derived_secret(account: Any, purpose: str) -> bytes:
