@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 from rich.console import Console
+from web3.exceptions import CannotHandleRequest
 
 from agents.learning.codec import State
 from agents.learning.errors import WeightStoreError
@@ -150,7 +151,7 @@ class Agent:
                 self.chain.wait_for_block(IDLE_TICK_SECONDS)
             except StopAgent:
                 return
-            except (WeightStoreError, Reverted, ConnectionError, OSError) as error:
+            except (WeightStoreError, Reverted, ConnectionError, OSError, CannotHandleRequest) as error:
                 failures += 1
                 self.say(f"[yellow]retrying[/]: {error}")
             except Exception:
