@@ -180,7 +180,9 @@ def vision(node, chain, protocol, actors, store):
     finalize(trained_blob.cid, trained_blob.keccak256, metrics, "trained")
     # Generation 2: real bytes at the CID, but the hash recorded on chain is of other bytes.
     corrupt = store.put(trained_bytes + b" ")
-    finalize(corrupt.cid, keccak(b"other weights"), [metrics[0] // 2, METRIC_SCALE], "corrupt")
+    # It claims a perfect accuracy and half the loss, so "best" must try it first and refuse it.
+    claimed = {"accuracy": METRIC_SCALE, "loss": metrics[skill.reported_metrics.index("loss")] // 2}
+    finalize(corrupt.cid, keccak(b"other weights"), [claimed[m] for m in skill.reported_metrics], "corrupt")
     assert p.models.generationCount(job_id) == 3
     return SimpleNamespace(
         job_id=job_id,
