@@ -12,7 +12,7 @@ client (http.client, TCP_NODELAY) so that the figure is the gateway's, not a cli
 - the HTTP floor = p50 of `GET /v1/gateway` (a constant answer): what any request pays for uvicorn,
   FastAPI and the loopback round trip between two processes;
 - the gateway's own histograms, read before and after the sequential run, give the server time per
-  request and its parts (signature checks, the fsync'd voucher journal, inference);
+  request and its parts (signature checks, the voucher journal, inference);
 - the same parts timed in this process (µs per call), less sensitive to a shared machine's load;
 - four concurrent users give throughput.
 """
@@ -173,7 +173,7 @@ def scrape(url: str) -> str:
 
 def components(domain: Any, gateway: str, user: Any, image: list[float], model: Any) -> dict[str, float]:
     """The gateway's per-request parts timed in this process (µs, p50): signature checks with nonce
-    persistence, the fsync'd voucher journal, inference; and the caller's signing."""
+    persistence, the voucher journal, inference; and the caller's signing."""
     from agents.billing.request_auth import NonceStore, RequestVerifier, sign_request
     from agents.billing.settlement import VoucherJournal
     from agents.billing.typed_data import _recover_signer
@@ -199,7 +199,7 @@ def components(domain: Any, gateway: str, user: Any, image: list[float], model: 
     inference = timed(lambda: classify(model, image), REFERENCE_CALLS)
     return {
         "verify_request_and_voucher_us_p50": round(statistics.median(verify) * 1e6, 1),
-        "journal_voucher_fsync_us_p50": round(statistics.median(record) * 1e6, 1),
+        "journal_voucher_us_p50": round(statistics.median(record) * 1e6, 1),
         "inference_us_p50": round(statistics.median(inference) * 1e6, 1),
         "client_signing_ms_per_request_local_key": round(signing * MS, 3),
     }

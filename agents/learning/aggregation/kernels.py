@@ -19,7 +19,6 @@ from agents.learning.aggregation.validation import check_finite
 from agents.learning.errors import AggregationInputError
 
 GRAM_BLOCK = 1 << 16
-SUM_BLOCK = 1 << 17
 CANCELLATION_RATIO = 1e-2
 SORT_BLOCK = 1 << 13
 NETWORK_MAX_N = 24
@@ -54,20 +53,12 @@ def _map_blocks(fn: Callable[[int, int], T], d: int, block: int) -> list[T]:
 def weighted_sum(updates: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     """``weights @ updates``, refusing a non-finite result.
 
-    Column blocks of a few MB are shared by the thread pool, each a matrix-vector product whose
-    output stays in cache, so the updates are streamed from memory once (one ``weights @ updates``
-    reads them several times when n is small). NaN and infinity propagate through the products,
-    so a finite result also proves finite input.
+    One BLAS vector-matrix product streams the updates once with all of torch's threads; measured here it
+    beats column blocks shared by a thread pool (1.1 ms against 1.8-5.7 ms at n=10, d=1e6; 0.19 s against
+    0.40-0.45 s at d=5e7), whose pool threads each ran a multithreaded BLAS call. NaN and infinity
+    propagate through the products, so a finite result also proves finite input.
     """
-    d = updates.shape[1]
-    w = weights.to(torch.float32)
-    out = torch.empty(d, dtype=torch.float32)
-
-    def block(start: int, stop: int) -> None:
-        torch.mv(updates[:, start:stop].T, w, out=out[start:stop])
-
-    _map_blocks(block, d, SUM_BLOCK)
-    return check_finite(out)
+    return check_finite(weights.to(torch.float32) @ updates)
 
 
 def _blocked_gram(updates: torch.Tensor, extra: torch.Tensor | None, centre: bool) -> torch.Tensor:
