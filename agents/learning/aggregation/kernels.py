@@ -1,8 +1,8 @@
 """Vectorised building blocks over a stacked ``n x d`` float32 update tensor.
 
-Work runs over column blocks (bounded temporaries, float64 sums across blocks); weighted-sum and
-sorting blocks are shared by a small thread pool (torch and numpy release the GIL in their
-kernels). Nothing loops over clients or coordinates.
+Gram matrices and order statistics run over column blocks (bounded temporaries, float64 sums across
+blocks) shared by a small thread pool (torch and numpy release the GIL in their kernels); the weighted
+sum is one BLAS product. Nothing loops over clients or coordinates.
 """
 
 from __future__ import annotations
