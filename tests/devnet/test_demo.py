@@ -1,7 +1,6 @@
 """`aoai demo` as a user runs it (a subprocess): a short story whose report is checked as data, and Ctrl-C in
 the middle of the rounds. Both check that no process the demo started is left alive or listening."""
 
-import itertools
 import json
 import os
 import signal
@@ -55,11 +54,11 @@ def test_a_short_demo_reports_the_whole_story(tmp_path):
         assert job["rounds_finalized"] == 2, job
         generations = job["generations"]
         assert [g["number"] for g in generations] == [0, 1, 2]
+        # Every generation beats the genesis; the series is not strictly
+        # monotonic: a round may aggregate one honest update on a non-IID shard (the cheater holds a slot).
         series = [g["metrics"][job["metric"]] for g in generations]
-        steps = list(itertools.pairwise(series))
-        assert all(b > a for a, b in steps) if job["higher_is_better"] else all(b < a for a, b in steps), (
-            series
-        )
+        sign = 1 if job["higher_is_better"] else -1
+        assert all(sign * (later - series[0]) > 0 for later in series[1:]), series
         assert all(g["trainers"] and g["aggregator"] == "aggregator" for g in generations[1:])
     vision = report["jobs"][0]["generations"]
     assert vision[-1]["metrics"]["accuracy"] > vision[0]["metrics"]["accuracy"] + 0.4
