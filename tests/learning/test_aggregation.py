@@ -27,6 +27,7 @@ from agents.learning.aggregation import (
     stack_updates,
     trimmed_mean,
 )
+from agents.learning.aggregation.kernels import GRAM_CHUNK, GRAM_GROUP, gram_matrix
 from agents.learning.errors import AggregationInputError, WeightFormatError
 
 
@@ -59,9 +60,9 @@ def test_fedavg_median_trimmed_mean_match_naive_loops(n: int, gen: torch.Generat
     assert np.allclose(fedavg(x).numpy(), xn.mean(0), atol=1e-5)
     median = [statistics.median(xn[:, j]) for j in range(d)]
     assert np.allclose(coordinate_median(x).numpy(), median, atol=1e-6)
-    f = (n - 1) // 3
-    trimmed = [np.mean(sorted(xn[:, j])[f : n - f]) for j in range(d)]
-    assert np.allclose(trimmed_mean(x, f).numpy(), trimmed, atol=1e-5)
+    for f in {0, 1, 2, (n - 1) // 3} & set(range((n + 1) // 2)):  # reductions, networks, sorting
+        trimmed = [np.mean(sorted(xn[:, j])[f : n - f]) for j in range(d)]
+        assert np.allclose(trimmed_mean(x, f).numpy(), trimmed, atol=1e-5)
 
 
 @pytest.mark.parametrize(("n", "f"), [(5, 1), (9, 2), (20, 4), (40, 10)])
@@ -116,6 +117,20 @@ def test_large_blocks_agree_with_reference(gen: torch.Generator) -> None:
     assert np.allclose(
         krum_scores(x[:, :1000], 1).numpy(), naive_krum_scores(x[:, :1000].numpy(), 1), rtol=1e-5
     )
+
+
+def test_gram_matrix_spans_groups_chunks_and_a_remainder(gen: torch.Generator) -> None:
+    """Columns beyond one group, a partial chunk at the end, and the extra row all count."""
+    d = GRAM_GROUP + 3 * GRAM_CHUNK + 7
+    x, extra = torch.randn(5, d, generator=gen), torch.randn(d, generator=gen)
+    rows = torch.cat([x, extra[None]]).double()
+    assert torch.allclose(gram_matrix(x, extra), rows @ rows.T, rtol=1e-6, atol=1e-2)
+
+
+def test_finite_values_whose_sum_overflows_are_accepted() -> None:
+    """The fast finite check sums in float32; a sum that overflows is not mistaken for a NaN."""
+    x = torch.full((3, 4), 3e38)
+    assert torch.allclose(fedavg(x), torch.full((4,), 3e38))
 
 
 def test_distances_stay_accurate_for_nearly_identical_updates(gen: torch.Generator) -> None:

@@ -1,8 +1,8 @@
 """Vectorised building blocks over a stacked ``n x d`` float32 update tensor.
 
-Gram matrices and order statistics run over column blocks (bounded temporaries, float64 sums across
-blocks) shared by a small thread pool (torch and numpy release the GIL in their kernels); the weighted
-sum is one BLAS product. Nothing loops over clients or coordinates.
+Gram matrices are batched products of small column chunks (float64 sums across chunks); order
+statistics run over column blocks shared by a small thread pool (numpy releases the GIL in its
+kernels); the weighted sum is one BLAS product. Nothing loops over clients or coordinates.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ import torch
 from agents.learning.aggregation.validation import check_finite
 from agents.learning.errors import AggregationInputError
 
-GRAM_BLOCK = 1 << 16
+GRAM_CHUNK = 1 << 11
+GRAM_GROUP = 1 << 20
 CANCELLATION_RATIO = 1e-2
 SORT_BLOCK = 1 << 13
 NETWORK_MAX_N = 24
@@ -61,19 +62,35 @@ def weighted_sum(updates: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     return check_finite(weights.to(torch.float32) @ updates)
 
 
-def _blocked_gram(updates: torch.Tensor, extra: torch.Tensor | None, centre: bool) -> torch.Tensor:
-    """Gram matrix of the rows (and ``extra``): float32 products of cache-sized column blocks, shared
-    by the thread pool, summed in float64. ``centre`` subtracts the rows' coordinate-wise mean first."""
+def _chunk_products(cols: torch.Tensor) -> torch.Tensor:
+    """float64 sum of the float32 Gram matrices of ``cols``'s ``GRAM_CHUNK``-column chunks.
 
-    def block(start: int, stop: int) -> torch.Tensor:
+    One batched product over all chunks: each small product stays in cache and the batch spreads over
+    torch's threads (measured 2.0 ms against 5.4 ms for one ``cols @ cols.T`` at n=10, d=1e6).
+    """
+    whole = cols.shape[1] - cols.shape[1] % GRAM_CHUNK
+    chunks = cols[:, :whole].unflatten(1, (-1, GRAM_CHUNK))
+    gram = torch.bmm(chunks.transpose(0, 1), chunks.permute(1, 2, 0)).double().sum(dim=0)
+    rest = cols[:, whole:]
+    return gram + (rest @ rest.T).double()
+
+
+def _blocked_gram(updates: torch.Tensor, extra: torch.Tensor | None, centre: bool) -> torch.Tensor:
+    """Gram matrix of the rows (and ``extra``), a group of ``GRAM_GROUP`` columns at a time (bounded
+    temporaries when ``extra`` or ``centre`` need a copy). ``centre`` subtracts the rows'
+    coordinate-wise mean first."""
+    n, d = updates.shape
+    size = n + (extra is not None)
+    gram = torch.zeros(size, size, dtype=torch.float64)
+    for start in range(0, d, GRAM_GROUP):
+        stop = min(start + GRAM_GROUP, d)
         cols = updates[:, start:stop]
         if extra is not None:
             cols = torch.cat([cols, extra[None, start:stop]])
         if centre:
             cols = cols - updates[:, start:stop].mean(dim=0)
-        return (cols @ cols.T).double()
-
-    return check_finite(torch.stack(_map_blocks(block, updates.shape[1], GRAM_BLOCK)).sum(dim=0))
+        gram += _chunk_products(cols)
+    return check_finite(gram)
 
 
 def gram_matrix(updates: torch.Tensor, extra: torch.Tensor | None = None) -> torch.Tensor:
@@ -116,9 +133,9 @@ def _sorting_network(n: int) -> tuple[tuple[int, int], ...]:
 
 
 @cache
-def _selection_network(n: int, lo: int, hi: int) -> tuple[tuple[int, int], ...]:
-    """The comparators of :func:`_sorting_network` that decide sorted positions ``lo..hi-1``."""
-    needed, kept = set(range(lo, hi)), []
+def _selection_network(n: int, positions: frozenset[int]) -> tuple[tuple[int, int], ...]:
+    """The comparators of :func:`_sorting_network` that decide the sorted ``positions``."""
+    needed, kept = set(positions), []
     for a, b in reversed(_sorting_network(n)):
         if a in needed or b in needed:
             kept.append((a, b))
@@ -129,30 +146,54 @@ def _selection_network(n: int, lo: int, hi: int) -> tuple[tuple[int, int], ...]:
 def mean_of_sorted_range(updates: torch.Tensor, lo: int, hi: int) -> torch.Tensor:
     """Per coordinate, the mean of the values at sorted positions ``lo..hi-1`` (refuses NaN/infinity).
 
-    Small ``n`` runs a pruned sorting network as row-wise min/max (SIMD across coordinates);
-    larger ``n`` sorts each block's transposed (coordinate-major) copy with numpy's SIMD sort.
+    When fewer values are dropped than kept (a trimmed mean), the dropped extremes come off a float64
+    total, in which NaN or infinity would also show: dropping at most the minimum and the maximum takes
+    two reductions. Otherwise small ``n`` runs a pruned sorting network as row-wise min/max (SIMD across
+    coordinates) for the positions it needs, and larger ``n`` sorts each block's transposed
+    (coordinate-major) copy with numpy's SIMD sort.
     """
     n, d = updates.shape
     source = updates.numpy()
     out = np.empty(d, dtype=np.float32)
-    network = _selection_network(n, lo, hi) if n <= NETWORK_MAX_N else None
+    dropped = [*range(lo), *range(hi, n)]
+    by_dropping = len(dropped) < hi - lo
+    by_reductions = by_dropping and max(lo, n - hi) <= 1
+    positions = frozenset(dropped if by_dropping else range(lo, hi))
+    network = _selection_network(n, positions) if n <= NETWORK_MAX_N and not by_reductions else None
 
-    def block(start: int, stop: int) -> None:
-        cols = source[:, start:stop]
-        if not np.isfinite(cols).all():
-            raise AggregationInputError("updates contain NaN or infinity")
-        if network is None:
-            ordered = np.ascontiguousarray(cols.T)
-            ordered.sort(axis=1)
-            out[start:stop] = ordered[:, lo:hi].mean(axis=1)
-            return
+    def sorted_rows(cols: np.ndarray) -> list[np.ndarray]:
+        """Rows of a copy of ``cols`` whose ``positions`` hold the sorted values there."""
+        assert network is not None
         rows = list(cols.copy())
         spare = np.empty_like(rows[0])
         for a, b in network:
             np.minimum(rows[a], rows[b], out=spare)
             np.maximum(rows[a], rows[b], out=rows[b])
             rows[a], spare = spare, rows[a]
-        out[start:stop] = np.mean(rows[lo:hi], axis=0)
+        return rows
+
+    def block(start: int, stop: int) -> None:
+        cols = source[:, start:stop]
+        if by_dropping and (by_reductions or network is not None):
+            total = cols.sum(axis=0, dtype=np.float64)
+            if not np.isfinite(total).all():
+                raise AggregationInputError("updates contain NaN or infinity")
+            if by_reductions:
+                total -= cols.min(axis=0) if lo else 0.0
+                total -= cols.max(axis=0) if hi < n else 0.0
+            else:
+                rows = sorted_rows(cols)
+                total -= np.sum([rows[i] for i in dropped], axis=0, dtype=np.float64)
+            out[start:stop] = total / (hi - lo)
+            return
+        if not np.isfinite(cols).all():
+            raise AggregationInputError("updates contain NaN or infinity")
+        if network is not None:
+            out[start:stop] = np.mean(sorted_rows(cols)[lo:hi], axis=0)
+            return
+        ordered = np.ascontiguousarray(cols.T)
+        ordered.sort(axis=1)
+        out[start:stop] = ordered[:, lo:hi].mean(axis=1)
 
     _map_blocks(block, d, SORT_BLOCK)
     return torch.from_numpy(out)

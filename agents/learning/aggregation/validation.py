@@ -51,7 +51,11 @@ def check_weights(weights: torch.Tensor | None, n: int) -> torch.Tensor:
 def check_finite(
     value: torch.Tensor, what: str = "updates contain NaN or infinity (or overflow)"
 ) -> torch.Tensor:
-    """``value`` if it holds no NaN or infinity: one float64 sum, in which either would survive."""
-    if not math.isfinite(float(value.sum(dtype=torch.float64))):
-        raise AggregationInputError(what)
-    return value
+    """``value`` if it holds no NaN or infinity.
+
+    Either survives a plain sum (one fast pass); only a non-finite sum, which may also be an overflow of
+    finite values, pays for the element-wise check.
+    """
+    if math.isfinite(float(value.sum())) or bool(torch.isfinite(value).all()):
+        return value
+    raise AggregationInputError(what)
