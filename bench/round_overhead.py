@@ -93,6 +93,8 @@ class Stamper(threading.Thread):
         self.heads = HeadWatch(reader.web3, websocket_url(rpc_url))
         self.seen: list[tuple[float, Any]] = []
         self.halt = threading.Event()
+        self.groups: dict[str, list[int]] = {}
+        self.cpu_marks: list[tuple[float, dict[str, float]]] = []  # at each RoundFinalized
 
     def run(self) -> None:
         while not self.halt.is_set():
@@ -104,6 +106,32 @@ class Stamper(threading.Thread):
         events = self.cursor.poll()
         now = time.perf_counter()
         self.seen += [(now, e) for e in events]
+        if self.groups and any(e.name == "RoundFinalized" for e in events):
+            self.cpu_marks.append((now, {g: cpu_seconds(pids) for g, pids in self.groups.items()}))
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of the processes ``pids`` and their descendants (those still alive)."""
+    import psutil
+
+    total = 0.0
+    for pid in pids:
+        try:
+            root = psutil.Process(pid)
+            for proc in [root, *root.children(recursive=True)]:
+                times = proc.cpu_times()
+                total += times.user + times.system
+        except psutil.NoSuchProcess:
+            continue
+    return total
+
+
+def cpu_per_round(marks: list[tuple[float, dict[str, float]]]) -> dict[str, float]:
+    """CPU seconds per steady round by group: from round 1's finalization to the last but one (at the
+    last, agents start to exit and their CPU time goes with them)."""
+    kept = marks[:-1]
+    (_, first), (_, last) = kept[0], kept[-1]
+    return {group: (last[group] - first[group]) / (len(kept) - 1) for group in first}
 
 
 def run_ours(logs: Path, hyperparams: dict[str, Any], measure_idle: bool) -> dict[str, Any]:
@@ -139,6 +167,13 @@ def run_ours(logs: Path, hyperparams: dict[str, Any], measure_idle: bool) -> dic
             procs.append(
                 net.agent("aggregator", "aggregator", "start", "--account", f"TEST::{AGGREGATOR}", *common)
             )
+            stamper.groups = {
+                "trainers": [p.pid for p in procs[: len(TRAINERS)]],
+                "verifiers": [p.pid for p in procs[len(TRAINERS) : -1]],
+                "aggregator": [procs[-1].pid],
+                "anvil": [anvil.pid] if anvil.pid else [],
+                "IPFS daemon": [ipfs.pid] if ipfs.pid else [],
+            }
             stamper.start()
             net.wait(procs, timeout=AGENT_TIMEOUT_S)
             done = time.perf_counter()
@@ -150,6 +185,7 @@ def run_ours(logs: Path, hyperparams: dict[str, Any], measure_idle: bool) -> dic
         finally:
             net.stop_all()
     ours = analyse(stamper.seen, job, started, done, hyperparams, shard_count, address, Task)
+    ours["cpu_s_per_round"] = cpu_per_round(stamper.cpu_marks)
     ours["genesis_accuracy"] = genesis_metric()
     ours["idle_agent_cpu_percent"] = idle
     return ours
@@ -272,6 +308,12 @@ def measure(name: str, hyperparams: dict[str, Any], logs: Path, console: Any) ->
             f"{o['wall_s'] / f['wall_s']:.1f}x", f"{o['accuracy']:.4f}", f"{f['accuracy']:.4f}",
         )  # fmt: skip
     console.print(table)
+    cpu = Table(title=f"{name}: CPU seconds per steady round (2 cores)")
+    for column in ("process", "CPU s / round"):
+        cpu.add_column(column, justify="right")
+    for group, seconds in ours["cpu_s_per_round"].items():
+        cpu.add_row(group, f"{seconds:.2f}")
+    console.print(cpu)
     phases = Table(title=f"{name}: where our round goes (s, RoundOpened to the last event of each kind)")
     phases.add_column("phase")
     for o in ours["rounds"]:
@@ -293,6 +335,7 @@ def measure(name: str, hyperparams: dict[str, Any], logs: Path, console: Any) ->
         "flower_final_accuracy": simulation[-1]["accuracy"],
         "genesis_accuracy": ours["genesis_accuracy"],
         "idle_agent_cpu_percent": ours["idle_agent_cpu_percent"],
+        "cpu_s_per_round": ours["cpu_s_per_round"],
         "ours_rounds": ours["rounds"],
         "flower_simulation_rounds": simulation,
         "flower_loop_rounds": loop,
@@ -378,7 +421,9 @@ def write_markdown(figures: dict[str, Any], targets: list) -> None:
         for label, _ in PHASES:
             cells = " | ".join(f"{o['phases_s'].get(label, float('nan')):.2f}" for o in w["ours_rounds"])
             lines.append(f"| {label} | {cells} |")
-        lines.append("")
+        capacity = w["ours_round_s_steady"] * 2
+        spent = ", ".join(f"{g} {s:.2f}" for g, s in w["cpu_s_per_round"].items())
+        lines += ["", f"CPU seconds per steady round ({capacity:.2f} core-seconds on 2 cores): {spent}.", ""]
     lines += ["| target | value | bound | met |", "|---|---:|---:|---|"]
     for t in targets:
         lines.append(f"| {t.what} | {t.value:.3g} | {t.op} {t.bound:g} | {'yes' if t.met else 'no'} |")
