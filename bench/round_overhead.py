@@ -12,7 +12,7 @@ Run ``.venv/bin/python -m bench.round_overhead`` from the repository root. One r
    ways (``bench/flower_rounds.py``): its Simulation Engine, the peer the target is set against, and a
    plain in-process loop, a lower bound of any Flower deployment.
 
-Each side runs every workload of ``WORKLOADS``: the agent tests' light job, where the protocol's fixed
+Each side runs every workload of :func:`workloads`: the agent tests' light job, where the protocol's fixed
 cost dominates, and one that trains ten times longer per round.
 """
 
@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "agents"))  # agent_helpers and the Net harness of tests/agents
 FLOWER_PYTHON = ROOT / ".venv-flower" / "bin" / "python"
 RESULTS = ROOT / "bench" / "results"
 ROUNDS = 5
@@ -37,13 +38,6 @@ VERIFIERS = (5, 6)
 AGGREGATOR = 7
 IDLE_VERIFIER = 8
 IDLE_SETTLE_S, IDLE_MEASURE_S = 3.0, 20.0
-BASE_HYPERPARAMS = {"local_steps": 20, "checkpoint_every": 5, "batch_size": 32, "lr": 0.1, "momentum": 0.9}
-# "light" is the agent tests' job (0.03 s of training per client and round); "heavy" trains 10x longer
-# per round, with segments 10x longer, so that the verifiers still replay 4 segments per update.
-WORKLOADS = {
-    "light": BASE_HYPERPARAMS,
-    "heavy": {**BASE_HYPERPARAMS, "local_steps": 200, "checkpoint_every": 50, "lr": 0.02},
-}
 HALT_CHECK_S = 0.5
 AGENT_TIMEOUT_S = 900
 # Phase boundaries inside a round, in protocol order: (label, event whose last occurrence ends it).
@@ -134,8 +128,18 @@ def cpu_per_round(marks: list[tuple[float, dict[str, float]]]) -> dict[str, floa
     return {group: (last[group] - first[group]) / (len(kept) - 1) for group in first}
 
 
+def workloads() -> dict[str, dict[str, Any]]:
+    """The workloads by name: the agent tests' job, "light" (0.03 s of training per client and round), and
+    "heavy", 10x longer per round with segments 10x longer, so verifiers still replay 4 per update."""
+    from agent_helpers import HYPERPARAMS  # type: ignore[import-not-found]
+
+    return {
+        "light": HYPERPARAMS,
+        "heavy": {**HYPERPARAMS, "local_steps": 200, "checkpoint_every": 50, "lr": 0.02},
+    }
+
+
 def run_ours(logs: Path, hyperparams: dict[str, Any], measure_idle: bool) -> dict[str, Any]:
-    sys.path.insert(0, str(ROOT / "tests" / "agents"))
     from agent_helpers import Reader, address, genesis_metric, job_spec, new_job  # type: ignore[import-not-found]
     from conftest import Net  # type: ignore[import-not-found]
 
@@ -359,7 +363,7 @@ def main() -> None:
     logs = Path(tempfile.mkdtemp(prefix="aoai-bench-logs-"))
     console.print(f"ours: {len(TRAINERS)} trainers, {len(VERIFIERS)} verifiers, 1 aggregator; logs in {logs}")
     workloads, targets = {}, []
-    for name, hyperparams in WORKLOADS.items():
+    for name, hyperparams in workloads().items():
         workloads[name], more = measure(name, hyperparams, logs, console)
         targets += more
     figures = {
