@@ -32,14 +32,19 @@ OPT_PREFIX = "opt."
 
 @contextmanager
 def deterministic_torch(threads: int = TRAIN_THREADS) -> Iterator[None]:
-    """Deterministic algorithms and a fixed intra-op thread count, restored afterwards."""
+    """Deterministic algorithms and a fixed intra-op thread count, restored afterwards.
+
+    The flag is set where ``torch.use_deterministic_algorithms`` sets it, without the public function's
+    other effect, importing ``torch._inductor`` to configure compilation, which nothing here uses: that
+    import costs each agent process over a second of CPU.
+    """
     old_threads, old_det = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
     torch.set_num_threads(threads)
-    torch.use_deterministic_algorithms(True)
+    torch._C._set_deterministic_algorithms(True)
     try:
         yield
     finally:
-        torch.use_deterministic_algorithms(old_det)
+        torch._C._set_deterministic_algorithms(old_det)
         torch.set_num_threads(old_threads)
 
 

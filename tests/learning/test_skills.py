@@ -111,3 +111,19 @@ def test_registry_splits_and_specs() -> None:
     vision = get_skill("vision").load_data()
     rows = {tuple(r.tolist()) for r in vision.test.inputs}
     assert not any(tuple(r.tolist()) in rows for r in vision.validation.inputs[:50])
+
+
+def test_vision_reads_scikit_learns_digits_exactly() -> None:
+    from sklearn.datasets import load_digits
+
+    from agents.learning.dataset import Dataset, fixed_split
+    from agents.learning.skills import vision
+
+    digits = load_digits()
+    inputs = torch.tensor(digits.data, dtype=torch.float32) / 16.0
+    labels = torch.tensor(digits.target, dtype=torch.long)
+    expected = fixed_split(Dataset(inputs, labels, labels), validation=0.1, test=0.2, seed=vision.SPLIT_SEED)
+    ours = vision.load_data()
+    for name in ("train", "validation", "test"):
+        a, b = getattr(ours, name), getattr(expected, name)
+        assert torch.equal(a.inputs, b.inputs) and torch.equal(a.targets, b.targets), name

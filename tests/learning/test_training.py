@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 import os
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -164,3 +166,31 @@ def test_hashes_are_stable() -> None:
     assert config_hash({"b": 1, "a": [1, 2]}) == config_hash({"a": [1, 2], "b": 1})
     assert HP.hash == config_hash(HP.to_dict()) == HyperParams.from_dict(HP.to_dict()).hash
     assert SKILL.config_hash() == "0b28f17502bd9665d2078511906976a2322f23a7589f013cd2c21da995a1edce"
+
+
+def test_deterministic_torch_sets_and_restores_the_flag_and_threads() -> None:
+    from agents.learning.training import deterministic_torch
+
+    threads, flag = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
+    with deterministic_torch(threads=1):
+        assert torch.are_deterministic_algorithms_enabled()
+        assert torch.get_num_threads() == 1
+    assert torch.are_deterministic_algorithms_enabled() == flag
+    assert torch.get_num_threads() == threads
+
+
+def test_training_imports_neither_the_compiler_nor_scikit_learn() -> None:
+    """Both cost every agent process over a second of start-up, for nothing it uses."""
+    script = (
+        "import sys\n"
+        "from agents.learning.skills import get_skill, initial_state\n"
+        "from agents.learning.hyperparams import HyperParams\n"
+        "from agents.learning.training import train_locally\n"
+        "skill = get_skill('vision'); data = skill.load_data()\n"
+        "hp = HyperParams(local_steps=2, batch_size=8, lr=0.1, checkpoint_every=1)\n"
+        "state = initial_state(skill, skill.default_config, 0)\n"
+        "train_locally(skill, skill.default_config, state, data.train, 1, hp)\n"
+        "print(sorted(m for m in ('torch._inductor', 'torch._dynamo', 'sklearn') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
