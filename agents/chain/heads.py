@@ -36,6 +36,7 @@ class HeadWatch:
         self.ws_url = ws_url
         self.poll_seconds = poll_seconds
         self.head = -1
+        self.timestamp = 0
         self._socket: Any = None
 
     @property
@@ -51,6 +52,18 @@ class HeadWatch:
             except (OSError, ValueError, KeyError, ConnectionClosed):
                 self.close()  # the next wait tries to subscribe again; this one polls
         return self._wait_polled(block, deadline)
+
+    def latest(self) -> tuple[int, int] | None:
+        """(number, timestamp) of the newest head pushed so far, reading every notification already queued
+        without waiting; None without a live subscription (ask the node instead)."""
+        if self._socket is None or self.timestamp == 0:
+            return None
+        try:
+            self._wait_pushed(2**63, time.monotonic())  # returns as soon as nothing more is queued
+        except (OSError, ValueError, KeyError, ConnectionClosed):
+            self.close()
+            return None
+        return self.head, self.timestamp
 
     def close(self) -> None:
         if self._socket is not None:
@@ -85,9 +98,9 @@ class HeadWatch:
                 message = json.loads(self._socket.recv(timeout=max(0.0, remaining)))
             except TimeoutError:
                 return False
-            number = message.get("params", {}).get("result", {}).get("number")
-            if number is not None:
-                self.head = max(self.head, int(number, 16))
+            header = message.get("params", {}).get("result", {})
+            if header.get("number") is not None and int(header["number"], 16) > self.head:
+                self.head, self.timestamp = int(header["number"], 16), int(header["timestamp"], 16)
         return True
 
     def _wait_polled(self, block: int, deadline: float) -> bool:

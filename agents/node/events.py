@@ -13,7 +13,8 @@ from typing import Any
 
 from eth_utils import to_checksum_address
 from web3 import Web3
-from web3._utils.events import get_event_data
+
+from agents.node.abi import EventDecoder
 
 
 @dataclass(frozen=True)
@@ -27,7 +28,7 @@ class Event:
     index: int
 
 
-def _abi_dicts(contract_type: Any) -> list[dict[str, Any]]:
+def abi_dicts(contract_type: Any) -> list[dict[str, Any]]:
     return [entry.model_dump(mode="json", by_alias=True) for entry in contract_type.abi]
 
 
@@ -41,60 +42,42 @@ class LogCursor:
         self.web3 = web3
         self.next_block = start
         self.chunk = chunk
-        self._decoders: dict[tuple[str, str], dict[str, Any]] = {}
+        self._decoders: dict[tuple[str, bytes], EventDecoder] = {}
         self.addresses: list[str] = []
         for address, contract_type in contracts:
             address = to_checksum_address(address)
             self.addresses.append(address)
-            for abi in _abi_dicts(contract_type):
+            for abi in abi_dicts(contract_type):
                 if abi.get("type") != "event":
                     continue
-                signature = f"{abi['name']}({','.join(_type_of(i) for i in abi['inputs'])})"
-                topic = Web3.keccak(text=signature).hex().removeprefix("0x")
-                self._decoders[(address, topic)] = abi
+                decoder = EventDecoder.of(abi)
+                self._decoders[(address.lower(), decoder.topic)] = decoder
 
-    def poll(self) -> list[Event]:
-        """Every event from the cursor to the current head, in chain order; advances the cursor."""
-        head = self.web3.eth.block_number
+    def poll(self, head: int | None = None) -> list[Event]:
+        """Every event from the cursor to ``head`` (default: the node's current head), in chain order;
+        advances the cursor. Logs are read with raw ``eth_getLogs`` requests and decoded here."""
+        if head is None:
+            head = int(self.web3.eth.block_number)
         events: list[Event] = []
         while self.next_block <= head:
             stop = min(head, self.next_block + self.chunk - 1)
-            logs = self.web3.eth.get_logs(
-                {"fromBlock": self.next_block, "toBlock": stop, "address": self.addresses}  # type: ignore[typeddict-item]
-            )
-            events.extend(filter(None, (self._decode(log) for log in logs)))
+            query = {"fromBlock": hex(self.next_block), "toBlock": hex(stop), "address": self.addresses}
+            response = self.web3.provider.make_request("eth_getLogs", [query])  # type: ignore[arg-type]
+            if "error" in response:
+                raise ConnectionError(f"eth_getLogs failed: {response['error']}")
+            events.extend(filter(None, (self._decode(log) for log in response["result"])))
             self.next_block = stop + 1
         return events
 
-    def _decode(self, log: Any) -> Event | None:
-        if not log["topics"]:
+    def _decode(self, log: dict[str, Any]) -> Event | None:
+        topics = [bytes.fromhex(t[2:]) for t in log["topics"]]
+        decoder = self._decoders.get((log["address"].lower(), topics[0])) if topics else None
+        if decoder is None:
             return None
-        key = (to_checksum_address(log["address"]), bytes(log["topics"][0]).hex())
-        abi = self._decoders.get(key)
-        if abi is None:
-            return None
-        data = get_event_data(self.web3.codec, abi, log)
         return Event(
-            name=abi["name"],
-            args=_plain(dict(data["args"])),
-            block=int(log["blockNumber"]),
-            tx=bytes(log["transactionHash"]).hex(),
-            index=int(log["logIndex"]),
+            name=decoder.name,
+            args=decoder.decode(self.web3.codec, topics[1:], bytes.fromhex(log["data"][2:])),
+            block=int(log["blockNumber"], 16),
+            tx=log["transactionHash"][2:],
+            index=int(log["logIndex"], 16),
         )
-
-
-def _type_of(param: dict[str, Any]) -> str:
-    """Canonical ABI type of a parameter, tuples expanded."""
-    kind: str = param["type"]
-    if kind.startswith("tuple"):
-        return "(" + ",".join(_type_of(c) for c in param["components"]) + ")" + kind[len("tuple") :]
-    return kind
-
-
-def _plain(value: Any) -> Any:
-    """web3's AttributeDicts and tuples as plain dicts and lists."""
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value

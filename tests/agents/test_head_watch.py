@@ -28,6 +28,14 @@ def test_head_watch_wakes_on_a_block_and_times_out_without_one(net):
         assert watch.wait_beyond(head, 60.0)
         miner.join()
         assert watch.head == web3.eth.block_number == head + 1
+        # Without waiting: the newest head already pushed, with its timestamp (None when not subscribed).
+        web3.provider.make_request("evm_mine", [])
+        block = web3.eth.get_block("latest")
+        for _ in range(50):
+            if watch.latest() == (block["number"], block["timestamp"]) or not subscribes:
+                break
+            threading.Event().wait(0.05)
+        assert watch.latest() == ((block["number"], block["timestamp"]) if subscribes else None)
         watch.close()
 
 

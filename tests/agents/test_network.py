@@ -47,3 +47,40 @@ def test_three_rounds_with_a_lazy_trainer(net, reader):
         assert reader.earned_in_job(job, honest) == (ROUNDS, reward * ROUNDS)
         commits = [e for e in reader.events("UpdateCommitted", trainer=honest) if e["roundId"] in rounds]
         assert len(commits) == ROUNDS
+    assert_logs_decode_as_web3_decodes(reader)
+
+
+def assert_logs_decode_as_web3_decodes(reader) -> None:  # type: ignore[no-untyped-def]
+    """The agents' own log decoder (prepared ABIs, raw eth_getLogs) agrees with web3's ``get_event_data``
+    on every log of the run, disputes and votes included."""
+    from web3._utils.events import get_event_data
+
+    cursor = reader.cursor()
+    events = cursor.poll()
+    logs = reader.web3.eth.get_logs(
+        {"fromBlock": 0, "toBlock": cursor.next_block - 1, "address": cursor.addresses}
+    )
+    abis = {
+        (reader.addresses[name].lower(), event.name): event.model_dump(mode="json", by_alias=True)
+        for name, kind in reader.types.items()
+        for event in kind.abi
+        if event.type == "event"
+    }
+    assert {"UpdateChallenged", "VoteRevealed", "DisputeResolved", "JobCreated"} <= {e.name for e in events}
+    assert len(events) == len(logs)
+    for log, event in zip(logs, events, strict=True):
+        expected = get_event_data(reader.web3.codec, abis[(log["address"].lower(), event.name)], log)
+        assert (event.block, event.index, event.tx) == (
+            log["blockNumber"],
+            log["logIndex"],
+            log["transactionHash"].hex(),
+        )
+        assert event.args == _plain(expected["args"]), event.name
+
+
+def _plain(value):  # type: ignore[no-untyped-def]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value

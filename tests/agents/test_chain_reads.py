@@ -1,0 +1,51 @@
+"""The agents' prepared views agree with web3's contract calls, and a revert comes back by name."""
+
+from __future__ import annotations
+
+import pytest
+from agent_helpers import new_job
+from web3 import Web3
+
+from agents.chain.connection import connected, project
+from agents.node.accounts import load_account
+from agents.node.protocol import Chain, Reverted
+
+pytestmark = pytest.mark.services
+
+
+def test_views_read_as_web3_reads_them(net):
+    job = new_job(net, slots=2)
+    with connected(net.network):
+        chain = Chain(load_account("TEST::1"))
+        chain.sync()
+        round_id = chain.book.current[job]
+        contracts = {
+            name: Web3(Web3.HTTPProvider(net.anvil.url)).eth.contract(
+                address=chain.c[name].address,
+                abi=[
+                    e.model_dump(mode="json", by_alias=True)
+                    for e in getattr(project(), name).contract_type.abi
+                ],
+                decode_tuples=True,
+            )
+            for name in ("TrainingRounds", "JobRegistry", "StakeManager", "AOAIToken")
+        }
+        calls = [
+            ("TrainingRounds", "roundInfo", round_id),  # a struct
+            ("TrainingRounds", "trainerState", round_id, chain.me),
+            ("TrainingRounds", "jobConfig", job),
+            ("TrainingRounds", "openSlots", round_id),  # an array
+            ("TrainingRounds", "scoreOf", chain.me),
+            ("JobRegistry", "job", job),  # a struct with strings and bytes32
+            ("StakeManager", "activeStakeOf", chain.me, 0),
+            ("AOAIToken", "totalSupply"),
+        ]
+        for contract, method, *args in calls:
+            assert chain.view(contract, method, *args) == contracts[contract].functions[method](*args).call()
+        assert chain.view("TrainingRounds", "jobConfig", job).attestationQuorum == 1
+        assert chain.round_info(round_id)["slotCount"] == 2
+        with pytest.raises(Reverted) as raised:
+            chain.view("TrainingRounds", "roundInfo", 10**9)
+        assert raised.value.name == "TrainingRoundsUnknownRound"
+        with pytest.raises(TypeError, match="takes 1 arguments"):
+            chain.view("TrainingRounds", "roundInfo")
