@@ -362,9 +362,9 @@ def main() -> None:
         sys.exit(f"missing {FLOWER_PYTHON}: run `make bench` (it installs bench/requirements-flower.txt)")
     logs = Path(tempfile.mkdtemp(prefix="aoai-bench-logs-"))
     console.print(f"ours: {len(TRAINERS)} trainers, {len(VERIFIERS)} verifiers, 1 aggregator; logs in {logs}")
-    workloads, targets = {}, []
+    measured, targets = {}, []
     for name, hyperparams in workloads().items():
-        workloads[name], more = measure(name, hyperparams, logs, console)
+        measured[name], more = measure(name, hyperparams, logs, console)
         targets += more
     figures = {
         "rounds": ROUNDS,
@@ -372,7 +372,7 @@ def main() -> None:
         "verifiers": len(VERIFIERS),
         "aggregators": 1,
         "load_average_1_5_15": list(os.getloadavg()),
-        "workloads": workloads,
+        "workloads": measured,
         "flower_simulation": (
             "flwr 1.41.0 Simulation Engine (run_simulation, Ray 2.55.1, 1 CPU per client: 2 clients at a "
             "time), ServerApp with FedAvg and a centralised test evaluation; a round = configure_fit to the "
