@@ -114,12 +114,16 @@ class Agent:
         book = self.chain.book
         return [r for j, r in sorted(book.current.items()) if self.follows(j) and not book.rounds[r].closed]
 
+    def followed_jobs(self) -> list[int]:
+        """The jobs the agent works for: its ``--job``, else every job."""
+        return [self.job] if self.job is not None else list(self.chain.book.jobs)
+
     def finished(self) -> bool:
-        """With ``rounds``: whether rounds 1..N of the followed job are closed."""
+        """With ``rounds``: whether rounds 1..N of every followed job are closed."""
         if self.rounds is None:
             return False
         book = self.chain.book
-        jobs = [self.job] if self.job is not None else list(book.jobs)
+        jobs = self.followed_jobs()
         return bool(jobs) and all(
             any(r.job_id == j and r.number >= self.rounds and r.closed for r in book.rounds.values())
             for j in jobs

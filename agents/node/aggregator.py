@@ -20,7 +20,7 @@ class Aggregator(Agent):
     role = "aggregator"
 
     def start(self) -> None:
-        jobs = [self.job] if self.job is not None else list(self.chain.book.jobs)
+        jobs = self.followed_jobs()
         required = max((int(self.chain.job_spec(j)["aggregatorStake"]) for j in jobs), default=0)
         added = self.chain.ensure_stake(AGGREGATOR, required)
         self.say(f"staked {added / 1e18:g} ETH" if added else "stake in place")

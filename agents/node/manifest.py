@@ -1,9 +1,11 @@
 """The JSON documents agents publish on IPFS: a job's manifest and a trainer's update manifest.
 
-An update is published as a small manifest naming the update tensor and every trace checkpoint by CID
-and hash; the chain gets ``updateCID`` = the manifest's CID and ``updateHash`` = keccak256 of its
-bytes, and ``traceRoot`` is the Merkle root of the manifest's checkpoint sha256 list. Everything read
-from IPFS is untrusted: :func:`parse_update` refuses anything oversized or off-schema.
+An update is published as three objects: the update tensor, the trace (every checkpoint's canonical
+bytes, one after another) and a small manifest naming both by CID, with the update's keccak256 and each
+checkpoint's sha256 and size. The chain gets ``updateCID`` = the manifest's CID and ``updateHash`` =
+keccak256 of its bytes, and ``traceRoot`` is the Merkle root of the checkpoint sha256 list, so every
+checkpoint read from the trace object is checked against a hash the chain binds. Everything read from
+IPFS is untrusted: :func:`parse_update` refuses anything oversized or off-schema.
 """
 
 from __future__ import annotations
@@ -16,12 +18,14 @@ from eth_abi import encode
 from eth_utils import keccak
 
 from agents.learning import peerjson
-from agents.learning.hashing import canonical_json
+from agents.learning.codec import DEFAULT_MAX_BYTES
+from agents.learning.hashing import canonical_json, sha256
 from agents.learning.merkle import merkle_root
 
-MAX_MANIFEST_BYTES = 64 * 1024
+MAX_MANIFEST_BYTES = 128 * 1024
 MAX_CHECKPOINTS = 1_025
-UPDATE_KIND = "aoai-update/1"
+MAX_TRACE_BYTES = DEFAULT_MAX_BYTES
+UPDATE_KIND = "aoai-update/2"
 JOB_KIND = "aoai-job/1"
 _CID = re.compile(r"^[a-zA-Z0-9]{10,100}$")
 _HASH = re.compile(r"^0x[0-9a-f]{64}$")
@@ -33,11 +37,18 @@ class ManifestError(ValueError):
 
 @dataclass(frozen=True)
 class Ref:
-    """A blob on IPFS with its keccak256 (what the store checks) and, for checkpoints, its sha256."""
+    """A blob on IPFS with its keccak256 (what the store checks)."""
 
     cid: str
     keccak256: bytes
-    sha256: bytes = b""
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """One checkpoint of the trace object: its sha256 (a leaf of ``traceRoot``) and its size in bytes."""
+
+    sha256: bytes
+    size: int
 
 
 @dataclass(frozen=True)
@@ -49,11 +60,29 @@ class UpdateManifest:
     trainer: str
     steps: tuple[int, ...]
     update: Ref
-    checkpoints: tuple[Ref, ...]
+    trace_cid: str
+    checkpoints: tuple[Checkpoint, ...]
 
     @property
     def trace_root(self) -> bytes:
         return merkle_root([c.sha256 for c in self.checkpoints])
+
+    @property
+    def trace_size(self) -> int:
+        return sum(c.size for c in self.checkpoints)
+
+    def split_trace(self, data: bytes) -> tuple[bytes, ...] | None:
+        """The checkpoints in ``data`` (the trace object), or None unless every size and sha256 matches."""
+        if len(data) != self.trace_size:
+            return None
+        blobs, start = [], 0
+        for checkpoint in self.checkpoints:
+            blob = data[start : start + checkpoint.size]
+            if sha256(blob) != checkpoint.sha256:
+                return None
+            blobs.append(blob)
+            start += checkpoint.size
+        return tuple(blobs)
 
     def to_bytes(self) -> bytes:
         return canonical_json(
@@ -64,10 +93,12 @@ class UpdateManifest:
                 "trainer": self.trainer,
                 "steps": list(self.steps),
                 "update": {"cid": self.update.cid, "keccak256": "0x" + self.update.keccak256.hex()},
-                "checkpoints": [
-                    {"cid": c.cid, "keccak256": "0x" + c.keccak256.hex(), "sha256": "0x" + c.sha256.hex()}
-                    for c in self.checkpoints
-                ],
+                "trace": {
+                    "cid": self.trace_cid,
+                    "checkpoints": [
+                        {"sha256": "0x" + c.sha256.hex(), "size": c.size} for c in self.checkpoints
+                    ],
+                },
             }
         )
 
@@ -78,14 +109,35 @@ def _digest(value: Any) -> bytes:
     return bytes.fromhex(value[2:])
 
 
-def _ref(value: Any, with_sha256: bool) -> Ref:
-    keys = {"cid", "keccak256", "sha256"} if with_sha256 else {"cid", "keccak256"}
-    if not isinstance(value, dict) or set(value) != keys:
-        raise ManifestError(f"a reference needs exactly {sorted(keys)}")
-    if not (isinstance(value["cid"], str) and _CID.match(value["cid"])):
+def _cid(value: Any) -> str:
+    if not (isinstance(value, str) and _CID.match(value)):
         raise ManifestError("malformed CID")
-    sha = _digest(value["sha256"]) if with_sha256 else b""
-    return Ref(value["cid"], _digest(value["keccak256"]), sha)
+    return value
+
+
+def _ref(value: Any) -> Ref:
+    if not isinstance(value, dict) or set(value) != {"cid", "keccak256"}:
+        raise ManifestError("a reference needs exactly cid and keccak256")
+    return Ref(_cid(value["cid"]), _digest(value["keccak256"]))
+
+
+def _checkpoints(trace: Any) -> tuple[Checkpoint, ...]:
+    if not isinstance(trace, dict) or set(trace) != {"cid", "checkpoints"}:
+        raise ManifestError("a trace needs exactly cid and checkpoints")
+    entries = trace["checkpoints"]
+    if not isinstance(entries, list) or not 2 <= len(entries) <= MAX_CHECKPOINTS:
+        raise ManifestError(f"a trace needs 2 to {MAX_CHECKPOINTS} checkpoints")
+    checkpoints = []
+    for entry in entries:
+        if not isinstance(entry, dict) or set(entry) != {"sha256", "size"}:
+            raise ManifestError("a checkpoint needs exactly sha256 and size")
+        size = entry["size"]
+        if not (isinstance(size, int) and not isinstance(size, bool) and 0 < size <= MAX_TRACE_BYTES):
+            raise ManifestError("malformed checkpoint size")
+        checkpoints.append(Checkpoint(_digest(entry["sha256"]), size))
+    if sum(c.size for c in checkpoints) > MAX_TRACE_BYTES:
+        raise ManifestError(f"a trace of more than {MAX_TRACE_BYTES} bytes")
+    return tuple(checkpoints)
 
 
 def parse_update(data: bytes) -> UpdateManifest:
@@ -96,12 +148,11 @@ def parse_update(data: bytes) -> UpdateManifest:
         doc = peerjson.loads(data)
     except peerjson.PeerJSONError as error:
         raise ManifestError(f"not JSON: {error}") from error
-    keys = {"kind", "skill", "round", "trainer", "steps", "update", "checkpoints"}
+    keys = {"kind", "skill", "round", "trainer", "steps", "update", "trace"}
     if not isinstance(doc, dict) or set(doc) != keys or doc["kind"] != UPDATE_KIND:
         raise ManifestError("not an update manifest")
-    steps, checkpoints = doc["steps"], doc["checkpoints"]
-    if not isinstance(checkpoints, list) or not 2 <= len(checkpoints) <= MAX_CHECKPOINTS:
-        raise ManifestError("a trace needs 2 to 1025 checkpoints")
+    checkpoints = _checkpoints(doc["trace"])
+    steps = doc["steps"]
     if not (isinstance(steps, list) and len(steps) == len(checkpoints)):
         raise ManifestError("one step number per checkpoint")
     if not all(isinstance(s, int) and not isinstance(s, bool) for s in steps):
@@ -115,8 +166,9 @@ def parse_update(data: bytes) -> UpdateManifest:
         round_id=doc["round"],
         trainer=doc["trainer"],
         steps=tuple(steps),
-        update=_ref(doc["update"], with_sha256=False),
-        checkpoints=tuple(_ref(c, with_sha256=True) for c in checkpoints),
+        update=_ref(doc["update"]),
+        trace_cid=_cid(doc["trace"]["cid"]),
+        checkpoints=checkpoints,
     )
 
 

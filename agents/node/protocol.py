@@ -10,7 +10,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Any
 
 from eth_utils import keccak
@@ -30,7 +29,6 @@ ROUND_EVENTS = (
     "UpdateRejected", "RoundFinalized", "RoundClosedEmpty", "VerificationAnchored", "MissedRevealPenalized",
 )  # fmt: skip
 EVENT_CONTRACTS = ("JobRegistry", "ModelRegistry", "TrainingRounds", "Disputes")
-RECEIPT_POLL_SECONDS = 0.02
 
 
 class Reverted(RuntimeError):
@@ -192,13 +190,6 @@ class Chain:
             if entry.get("type") == "function" and entry.get("stateMutability") in ("view", "pure")
         }
         self.heads = HeadWatch(self.web3, websocket_url(str(chain.provider.uri)))
-        # A node may answer eth_sendRawTransaction before it has mined the transaction (anvil does, under
-        # load); ape then waits through web3's default 0.1 s receipt poll, on every transaction of the
-        # round's critical path. Polling every RECEIPT_POLL_SECONDS takes a transaction from 108 to 41 ms.
-        eth = self.web3.eth
-        eth.wait_for_transaction_receipt = partial(  # type: ignore[method-assign]
-            type(eth).wait_for_transaction_receipt, eth, poll_latency=RECEIPT_POLL_SECONDS
-        )
         self.book = Book()
         self._errors = {
             "0x" + keccak(text=f"{e.name}({','.join(i.canonical_type for i in e.inputs)})")[:4].hex(): e.name

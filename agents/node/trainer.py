@@ -52,12 +52,17 @@ class Trainer(Agent):
         self._routed_at = -1
 
     def start(self) -> None:
-        jobs = list(self.chain.book.jobs) if self.auto or self.job is None else [self.job]
+        jobs = self.followed_jobs()
         specs = [self.chain.job_spec(j) for j in jobs]
         if not specs:
             raise RuntimeError("no job to train for")
         added = self.chain.ensure_stake(TRAINER, max(int(s["trainerStake"]) for s in specs))
         self.say(f"staked {added / 1e18:g} ETH" if added else "stake in place")
+
+    def followed_jobs(self) -> list[int]:
+        """With ``--job auto`` every job, whichever the trainer was last routed to: with ``--rounds N`` it
+        stops once every job has closed N rounds, not when the job it last trained for has."""
+        return list(self.chain.book.jobs) if self.auto else super().followed_jobs()
 
     def tick(self) -> None:
         if self.auto:

@@ -53,7 +53,7 @@ class Verifier(Agent):
         self.claimed_rounds: set[int] = set()
 
     def start(self) -> None:
-        jobs = [self.job] if self.job is not None else list(self.chain.book.jobs)
+        jobs = self.followed_jobs()
         required = max((int(self.chain.job_spec(j)["verifierStake"]) for j in jobs), default=0)
         added = self.chain.ensure_stake(VERIFIER, required)
         self.say(f"staked {added / 1e18:g} ETH" if added else "stake in place")

@@ -36,7 +36,15 @@ from agents.learning.training import (
     model_part,
     run_steps,
 )
-from agents.node.manifest import JobManifest, ManifestError, Ref, UpdateManifest, parse_job, parse_update
+from agents.node.manifest import (
+    Checkpoint,
+    JobManifest,
+    ManifestError,
+    Ref,
+    UpdateManifest,
+    parse_job,
+    parse_update,
+)
 from agents.node.store import Store
 
 MAX_UPDATE_ABS = 1e3
@@ -150,11 +158,8 @@ def fabricate(ctx: JobContext, global_state: State) -> Trained:
 def publish(
     store: Store, ctx: JobContext, round_id: int, trainer: str, trained: Trained
 ) -> tuple[str, bytes, bytes]:
-    """Upload checkpoints, update and manifest; returns (manifest CID, keccak256 of it, traceRoot)."""
-    refs = []
-    for blob in trained.checkpoints:
-        stored = store.put(blob)
-        refs.append(Ref(stored.cid, stored.keccak256, sha256(blob)))
+    """Upload trace, update and manifest; returns (manifest CID, keccak256 of it, traceRoot)."""
+    trace = store.put(b"".join(trained.checkpoints))
     update = store.put(encode_state(trained.update))
     manifest = UpdateManifest(
         skill=ctx.manifest.skill,
@@ -162,7 +167,8 @@ def publish(
         trainer=trainer,
         steps=tuple(checkpoint_steps(ctx.hp)),
         update=Ref(update.cid, update.keccak256),
-        checkpoints=tuple(refs),
+        trace_cid=trace.cid,
+        checkpoints=tuple(Checkpoint(sha256(blob), len(blob)) for blob in trained.checkpoints),
     )
     stored = store.put(manifest.to_bytes())
     return stored.cid, stored.keccak256, manifest.trace_root
@@ -207,9 +213,9 @@ def inspect(store: Store, ctx: JobContext, global_state: State, revealed: Reveal
             return Inspection(0, "manifest does not follow the job's skill and steps")
         if manifest.trace_root != revealed.trace_root:
             return Inspection(0, "checkpoint hashes do not give the revealed traceRoot")
-        blobs = tuple(store.get(ref.cid, ref.keccak256) for ref in manifest.checkpoints)
-        if any(sha256(blob) != ref.sha256 for blob, ref in zip(blobs, manifest.checkpoints, strict=True)):
-            return Inspection(0, "a checkpoint does not match its sha256")
+        blobs = manifest.split_trace(store.read(manifest.trace_cid, manifest.trace_size))
+        if blobs is None:
+            return Inspection(0, "the trace object does not hold the manifest's checkpoints")
         for blob in blobs:
             decode_checkpoint(blob, ctx.skill, ctx.config, ctx.hp)
         update = ctx.decode_weights(store.get(manifest.update.cid, manifest.update.keccak256))

@@ -26,7 +26,7 @@ from agents.billing.request_auth import (
 from agents.billing.vouchers import billing_domain
 from agents.learning.codec import TensorSpec, decode_state, encode_state, spec_of
 from agents.learning.errors import WeightFormatError
-from agents.node.manifest import ManifestError, Ref, UpdateManifest, parse_update
+from agents.node.manifest import Checkpoint, ManifestError, Ref, UpdateManifest, parse_update
 
 # ------------------------------------------------------------------------------ weights (decode_state)
 
@@ -165,7 +165,8 @@ def check_decode(data: bytes) -> None:
 
 DIGEST = st.binary(min_size=32, max_size=32)
 CID = st.text("abcdefghijklmnopqrstuvwxyz234567", min_size=10, max_size=60)
-REF_FIELDS = ["cid", "keccak256", "sha256"]
+REF_FIELDS = ["cid", "keccak256"]
+CHECKPOINT_FIELDS = ["sha256", "size"]
 
 
 @st.composite
@@ -177,7 +178,8 @@ def valid_manifest(draw: st.DrawFn) -> bytes:
         trainer="0x" + draw(st.binary(min_size=20, max_size=20)).hex(),
         steps=tuple(draw(st.lists(st.integers(0, 10**6), min_size=n, max_size=n))),
         update=Ref(draw(CID), draw(DIGEST)),
-        checkpoints=tuple(Ref(draw(CID), draw(DIGEST), draw(DIGEST)) for _ in range(n)),
+        trace_cid=draw(CID),
+        checkpoints=tuple(Checkpoint(draw(DIGEST), draw(st.integers(1, 10**6))) for _ in range(n)),
     )
     return manifest.to_bytes()
 
@@ -186,7 +188,9 @@ def valid_manifest(draw: st.DrawFn) -> bytes:
 def hostile_manifests(draw: st.DrawFn) -> bytes:
     """A valid manifest with a field replaced, dropped or added, or its bytes cut or flipped."""
     data = draw(valid_manifest())
-    kind = draw(st.sampled_from(["field", "drop", "extra", "ref", "truncate", "flip", "random"]))
+    kind = draw(
+        st.sampled_from(["field", "drop", "extra", "ref", "checkpoint", "truncate", "flip", "random"])
+    )
     doc = json.loads(data)
     if kind == "field":
         doc[draw(st.sampled_from(sorted(doc)))] = draw(JSON)
@@ -195,8 +199,12 @@ def hostile_manifests(draw: st.DrawFn) -> bytes:
     elif kind == "extra":
         doc[draw(st.text(max_size=8))] = draw(JSON)
     elif kind == "ref":
-        ref = doc["update"] if draw(st.booleans()) else doc["checkpoints"][0]
-        ref[draw(st.sampled_from(REF_FIELDS))] = draw(JSON | st.text(max_size=70))
+        ref = doc["update"] if draw(st.booleans()) else doc["trace"]
+        ref[draw(st.sampled_from([*REF_FIELDS, "checkpoints"]))] = draw(JSON | st.text(max_size=70))
+    elif kind == "checkpoint":
+        doc["trace"]["checkpoints"][0][draw(st.sampled_from(CHECKPOINT_FIELDS))] = draw(
+            JSON | st.text(max_size=70)
+        )
     elif kind == "truncate":
         return data[: draw(st.integers(0, len(data)))]
     elif kind == "flip":
@@ -217,9 +225,9 @@ def check_manifest(data: bytes) -> None:
     assert isinstance(manifest.round_id, int)
     assert 2 <= len(manifest.checkpoints) == len(manifest.steps)
     assert all(isinstance(s, int) for s in manifest.steps)
-    for ref in (manifest.update, *manifest.checkpoints):
-        assert isinstance(ref.cid, str) and len(ref.keccak256) == 32
-    assert all(len(ref.sha256) == 32 for ref in manifest.checkpoints)
+    assert isinstance(manifest.update.cid, str) and len(manifest.update.keccak256) == 32
+    assert isinstance(manifest.trace_cid, str)
+    assert all(len(c.sha256) == 32 and isinstance(c.size, int) and c.size > 0 for c in manifest.checkpoints)
     assert len(manifest.trace_root) == 32
 
 

@@ -16,6 +16,10 @@ from hostile import (
     random_bytes,
 )
 from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from agents.learning.hashing import sha256
+from agents.node.manifest import Checkpoint, Ref, UpdateManifest, parse_update
 
 
 @settings(max_examples=100)
@@ -64,3 +68,29 @@ def test_the_unmutated_request_is_accepted() -> None:
     from hostile import BODY, VALID_HEADERS
 
     check_request((dict(VALID_HEADERS), BODY))
+
+
+@settings(max_examples=100)
+@given(
+    st.lists(st.binary(min_size=1, max_size=64), min_size=2, max_size=6),
+    st.integers(0, 10**6),
+    st.data(),
+)
+def test_update_manifest_round_trips_and_binds_its_trace(blobs: list[bytes], round_id: int, data) -> None:  # type: ignore[no-untyped-def]
+    manifest = UpdateManifest(
+        skill="vision",
+        round_id=round_id,
+        trainer="0x" + "ab" * 20,
+        steps=tuple(range(len(blobs))),
+        update=Ref("bafkreiupdateupdate", sha256(b"update")),
+        trace_cid="bafkreitracetrace",
+        checkpoints=tuple(Checkpoint(sha256(b), len(b)) for b in blobs),
+    )
+    assert parse_update(manifest.to_bytes()) == manifest
+    trace = b"".join(blobs)
+    assert manifest.split_trace(trace) == tuple(blobs)
+    at = data.draw(st.integers(0, len(trace) - 1))
+    flipped = trace[:at] + bytes([trace[at] ^ data.draw(st.integers(1, 255))]) + trace[at + 1 :]
+    assert manifest.split_trace(flipped) is None
+    assert manifest.split_trace(trace[:-1]) is None
+    assert manifest.split_trace(trace + b"\0") is None

@@ -40,6 +40,13 @@ def test_size_limits(ipfs_pair: tuple[IpfsDaemon, IpfsDaemon]) -> None:
         small.get(stored.cid, stored.keccak256)
     with pytest.raises(WeightStoreError, match="exceeds the store limit"):
         small.put(b"x" * 1001)
+    # A read takes at most the length asked for, unchecked (its caller checks the parts), within the limit.
+    data = bytes(range(256)) * 4
+    cid = big.put(data).cid
+    assert small.read(cid, 1000) == data[:1000]
+    assert big.read(cid, 5000) == data
+    with pytest.raises(WeightStoreError, match="store limit is 1000"):
+        small.read(cid, 1001)
 
 
 def test_missing_cid_fails_within_the_timeout(ipfs_pair: tuple[IpfsDaemon, IpfsDaemon]) -> None:
