@@ -37,6 +37,7 @@ class HeadWatch:
         self.poll_seconds = poll_seconds
         self.head = -1
         self.timestamp = 0
+        self.base_fee: int | None = None  # of the newest pushed head (EIP-1559 chains)
         self._socket: Any = None
 
     @property
@@ -101,6 +102,8 @@ class HeadWatch:
             header = message.get("params", {}).get("result", {})
             if header.get("number") is not None and int(header["number"], 16) > self.head:
                 self.head, self.timestamp = int(header["number"], 16), int(header["timestamp"], 16)
+                fee = header.get("baseFeePerGas")
+                self.base_fee = None if fee is None else int(fee, 16)
         return True
 
     def _wait_polled(self, block: int, deadline: float) -> bool:

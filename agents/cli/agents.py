@@ -288,7 +288,7 @@ def create(
 
     from agents.chain.jobspec import UnknownSpecField
     from agents.node.jobs import create_job
-    from agents.node.protocol import Reverted
+    from agents.node.sender import Reverted
 
     try:
         hp, overrides = json.loads(hyperparams), json.loads(spec_json)

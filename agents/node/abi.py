@@ -102,8 +102,8 @@ class EventDecoder:
 
 
 @dataclass(frozen=True)
-class ViewFunction:
-    """One function: its calldata for given arguments, and its return data decoded."""
+class Function:
+    """One function: its calldata for given arguments, and (for a view) its return data decoded."""
 
     name: str
     selector: bytes
@@ -111,7 +111,7 @@ class ViewFunction:
     outputs: tuple[Param, ...]
 
     @classmethod
-    def of(cls, entry: Param) -> ViewFunction:
+    def of(cls, entry: Param) -> Function:
         return cls(
             entry["name"],
             keccak(text=signature(entry))[:4],

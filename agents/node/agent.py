@@ -21,7 +21,8 @@ from agents.learning.codec import State
 from agents.learning.errors import WeightStoreError
 from agents.node.events import Event
 from agents.node.manifest import parse_update
-from agents.node.protocol import Chain, Reverted
+from agents.node.protocol import Chain
+from agents.node.sender import Reverted
 from agents.node.store import Store
 from agents.node.work import Generation, JobContext, Revealed, Task, aggregate_generation
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 from typing import Any
 
 from agents.node.agent import Agent
-from agents.node.protocol import AGGREGATION, AGGREGATOR, CHALLENGE, PROPOSAL, Reverted, RoundRecord, as_dict
+from agents.node.protocol import AGGREGATION, AGGREGATOR, CHALLENGE, PROPOSAL, RoundRecord, as_dict
+from agents.node.sender import Reverted
 
 IGNORED = {
     "TrainingRoundsWrongPhase", "TrainingRoundsWrongUpdates", "TrainingRoundsNoProposal",

@@ -65,9 +65,13 @@ class LogCursor:
             response = self.web3.provider.make_request("eth_getLogs", [query])  # type: ignore[arg-type]
             if "error" in response:
                 raise ConnectionError(f"eth_getLogs failed: {response['error']}")
-            events.extend(filter(None, (self._decode(log) for log in response["result"])))
+            events.extend(self.decode_all(response["result"]))
             self.next_block = stop + 1
         return events
+
+    def decode_all(self, logs: Iterable[dict[str, Any]]) -> list[Event]:
+        """The events among raw ``logs`` (a receipt's) emitted by the cursor's contracts."""
+        return list(filter(None, (self._decode(log) for log in logs)))
 
     def _decode(self, log: dict[str, Any]) -> Event | None:
         topics = [bytes.fromhex(t[2:]) for t in log["topics"]]

@@ -49,7 +49,7 @@ def create_job(
         "datasetManifestCID": manifest_cid,
         **(overrides or {}),
     }
-    receipt = chain.send("JobRegistry", "createJob", spec_from(fields))
-    job_id = int(receipt.events.filter(chain.c["JobRegistry"].JobCreated)[0].jobId)
+    created = chain.send("JobRegistry", "createJob", spec_from(fields))
+    job_id = next(int(e.args["jobId"]) for e in created if e.name == "JobCreated")
     chain.send("TrainingRounds", "startJob", job_id)
     return job_id, int(chain.view("TrainingRounds", "currentRound", job_id))

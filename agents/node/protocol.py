@@ -14,8 +14,9 @@ from typing import Any
 
 from eth_utils import keccak
 
-from agents.node.abi import ViewFunction
+from agents.node.abi import Function
 from agents.node.events import Event, LogCursor, abi_dicts
+from agents.node.sender import Sender, raise_for_error
 from agents.node.work import Revealed
 
 # ITrainingRounds.Phase, SlotStatus, IDisputes.Status, IStakeManager.Role
@@ -29,14 +30,6 @@ ROUND_EVENTS = (
     "UpdateRejected", "RoundFinalized", "RoundClosedEmpty", "VerificationAnchored", "MissedRevealPenalized",
 )  # fmt: skip
 EVENT_CONTRACTS = ("JobRegistry", "ModelRegistry", "TrainingRounds", "Disputes")
-
-
-class Reverted(RuntimeError):
-    """A transaction reverted with the named custom error."""
-
-    def __init__(self, name: str, message: str) -> None:
-        super().__init__(f"{name}: {message}")
-        self.name = name
 
 
 def as_dict(value: Any) -> dict[str, Any]:
@@ -183,11 +176,11 @@ class Chain:
             [(self.c[n].address, getattr(project(), n).contract_type) for n in EVENT_CONTRACTS],
             int(record["block"]),  # type: ignore[call-overload]
         )
-        self._views = {  # prepared once: a view is then one eth_call around an eth_abi encode and decode
-            (n, entry["name"]): (self.c[n].address, ViewFunction.of(entry))
+        self._functions = {  # prepared once: a call is then one eth_abi encode (and decode) around an RPC
+            (n, entry["name"]): (self.c[n].address, Function.of(entry))
             for n in self.c
             for entry in abi_dicts(getattr(project(), n).contract_type)
-            if entry.get("type") == "function" and entry.get("stateMutability") in ("view", "pure")
+            if entry.get("type") == "function"
         }
         self.heads = HeadWatch(self.web3, websocket_url(str(chain.provider.uri)))
         self.book = Book()
@@ -196,6 +189,7 @@ class Chain:
             for n in self.c
             for e in getattr(project(), n).contract_type.errors
         }
+        self.sender = Sender(self.web3, account, self.chain_id, self.heads, self._errors)
 
     def sync(self, on_event: Callable[[Event], None] | None = None) -> int:
         """Reads new events into the book; returns how many."""
@@ -217,29 +211,20 @@ class Chain:
         stamp = int(self.web3.eth.get_block("latest")["timestamp"]) if latest is None else latest[1]
         return max(stamp, int(time.time()))
 
-    def send(self, contract: str, method: str, *args: Any, value: int = 0) -> Any:
-        """Sends a transaction from the agent's account; a revert raises :class:`Reverted` with its name."""
-        from ape.exceptions import ContractLogicError
-
-        try:
-            return getattr(self.c[contract], method)(*args, sender=self.account, value=value)
-        except ContractLogicError as error:
-            name = type(error).__name__
-            if name == "ContractLogicError":  # a revert bubbled up from another contract: name it ourselves
-                name = self._errors.get(str(error).strip()[:10], name)
-            raise Reverted(name, str(error)) from error
+    def send(self, contract: str, method: str, *args: Any, value: int = 0) -> list[Event]:
+        """Sends a transaction from the agent's account and returns the protocol events it emitted; a
+        revert raises :class:`Reverted` with its name."""
+        address, function = self._functions[(contract, method)]
+        data = function.calldata(self.web3.codec, args)
+        receipt = self.sender.send(address, data, value, what=method)
+        return self.cursor.decode_all(receipt["logs"])
 
     def view(self, contract: str, method: str, *args: Any) -> Any:
         """A view's result, structs as named tuples; a revert raises :class:`Reverted` with its name."""
-        address, function = self._views[(contract, method)]
+        address, function = self._functions[(contract, method)]
         call = {"to": address, "data": function.calldata(self.web3.codec, args)}
         response = self.web3.provider.make_request("eth_call", [call, "latest"])  # type: ignore[arg-type]
-        if "error" in response:
-            error = response["error"]
-            data = str(error.get("data") or "") if isinstance(error, dict) else ""
-            if not data.startswith("0x"):
-                raise ConnectionError(f"{method}: {error}")
-            raise Reverted(self._errors.get(data[:10], "ContractLogicError"), f"{method}: {data}")
+        raise_for_error(response, self._errors, method)
         return function.result(self.web3.codec, bytes.fromhex(response["result"][2:]))
 
     def round_info(self, round_id: int) -> dict[str, Any]:

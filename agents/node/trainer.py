@@ -22,8 +22,9 @@ from agents.node.accounts import derived_secret
 from agents.node.agent import Agent
 from agents.node.journal import Journal
 from agents.node.manifest import commitment
-from agents.node.protocol import COMMIT, REVEAL, SLOT_COMMITTED, TRAINER, Reverted, RoundRecord, as_dict
+from agents.node.protocol import COMMIT, REVEAL, SLOT_COMMITTED, TRAINER, RoundRecord, as_dict
 from agents.node.routing import choose_job
+from agents.node.sender import Reverted
 from agents.node.work import JobContext, Task, Trained, fabricate, publish, train
 
 BEHAVIOURS = ("honest", "lazy", "copy", *ATTACKS)

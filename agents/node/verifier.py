@@ -23,10 +23,10 @@ from agents.node.protocol import (
     PROPOSAL_BIT,
     REVEAL,
     VERIFIER,
-    Reverted,
     RoundRecord,
     as_dict,
 )
+from agents.node.sender import Reverted
 from agents.node.work import Inspection, Task, drawn_segments, draws_every_segment, inspect, segment_ok
 
 IGNORED = {

@@ -8,7 +8,8 @@ from web3 import Web3
 
 from agents.chain.connection import connected, project
 from agents.node.accounts import load_account
-from agents.node.protocol import Chain, Reverted
+from agents.node.protocol import Chain
+from agents.node.sender import Reverted
 
 pytestmark = pytest.mark.services
 

@@ -1,0 +1,123 @@
+"""Transactions the short way: estimated, signed by the agent's ape account, sent raw, and their receipt
+read as soon as the newHeads subscription pushes a block.
+
+ape's ``contract.method(..., sender=account)`` makes about a dozen RPCs per transaction and web3 polls for
+the receipt every 0.1 s; an agent sends several dependent transactions per round, so here a transaction is
+one ``eth_estimateGas`` (which also names a revert before anything is signed), a nonce kept locally, one
+``eth_sendRawTransaction`` and a receipt read when a new block arrives.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from eth_utils import to_checksum_address
+
+from agents.chain.heads import HeadWatch
+
+GAS_MARGIN = 1.25
+"""Gas limit over the estimate: state may change between estimate and inclusion (a panel grows, a loop
+runs longer); unused gas is not paid for."""
+RECEIPT_TIMEOUT_S = 120.0
+
+
+class Reverted(RuntimeError):
+    """A transaction or call reverted with the named custom error."""
+
+    def __init__(self, name: str, message: str) -> None:
+        super().__init__(f"{name}: {message}")
+        self.name = name
+
+
+def raise_for_error(response: Mapping[str, Any], errors: Mapping[str, str], what: str) -> None:
+    """Raises :class:`Reverted` (named by its selector in ``errors``) for a JSON-RPC revert, and
+    ``ConnectionError`` for any other error response."""
+    if "error" not in response:
+        return
+    error = response["error"]
+    data = str(error.get("data") or "") if isinstance(error, dict) else ""
+    if not data.startswith("0x"):
+        raise ConnectionError(f"{what}: {error}")
+    raise Reverted(errors.get(data[:10], "ContractLogicError"), f"{what}: {data}")
+
+
+class Sender:
+    """Sends the transactions of one account, one at a time, and waits for each to be mined."""
+
+    def __init__(self, web3: Any, account: Any, chain_id: int, heads: HeadWatch, errors: Mapping[str, str]):
+        """``account``: an unlocked ape account; ``errors``: custom error names by 4-byte selector."""
+        self.web3 = web3
+        self.account = account
+        self.me = str(account.address)
+        self.chain_id = chain_id
+        self.heads = heads
+        self.errors = errors
+        self._nonce: int | None = None
+        self._tip: int | None = None
+
+    def send(self, to: str, data: str, value: int = 0, what: str = "transaction") -> dict[str, Any]:
+        """Sends a call of ``to`` with ``data``; returns the receipt of a successful transaction, raises
+        :class:`Reverted` for one that would revert or did."""
+        call = {"from": self.me, "to": to, "data": data, "value": hex(value)}
+        estimate = self._request("eth_estimateGas", [call])
+        raise_for_error(estimate, self.errors, what)
+        raw = self._signed(to, data, value, int(int(estimate["result"], 16) * GAS_MARGIN))
+        seen = self.heads.head
+        sent = self._request("eth_sendRawTransaction", [raw])
+        if "error" in sent:
+            self._nonce = None  # re-read from the node: another process may have used the account
+            raise ConnectionError(f"{what}: {sent['error']}")
+        self._nonce = (self._nonce or 0) + 1
+        try:
+            receipt = self._receipt(sent["result"], seen, what)
+        except TimeoutError:
+            self._nonce = None  # the node may have dropped it: count again
+            raise
+        if int(receipt["status"], 16) != 1:  # lost a race after the estimate: name it by calling again
+            raise_for_error(self._request("eth_call", [call, receipt["blockNumber"]]), self.errors, what)
+            raise Reverted("TransactionFailed", f"{what}: {sent['result']} failed")
+        return receipt
+
+    def _signed(self, to: str, data: str, value: int, gas: int) -> str:
+        from ape_ethereum.transactions import DynamicFeeTransaction
+
+        if self._nonce is None:
+            count = self._request("eth_getTransactionCount", [self.me, "pending"])
+            raise_for_error(count, self.errors, "nonce")
+            self._nonce = int(count["result"], 16)
+        if self._tip is None:
+            tip = self._request("eth_maxPriorityFeePerGas", [])
+            raise_for_error(tip, self.errors, "priority fee")
+            self._tip = int(tip["result"], 16)
+        txn = DynamicFeeTransaction(
+            chainId=self.chain_id, nonce=self._nonce, to=to_checksum_address(to), value=value, data=data,
+            gas=gas, maxFeePerGas=2 * self._base_fee() + self._tip, maxPriorityFeePerGas=self._tip,
+        )  # fmt: skip
+        signed = self.account.sign_transaction(txn)
+        if signed is None or signed.signature is None:
+            raise PermissionError(f"account {self.me} did not sign (is it unlocked?)")
+        return "0x" + signed.serialize_transaction().hex()
+
+    def _base_fee(self) -> int:
+        """The newest head's base fee: pushed with it, or asked for without a subscription."""
+        if self.heads.latest() is not None and self.heads.base_fee is not None:
+            return self.heads.base_fee
+        return int(self.web3.eth.get_block("latest").get("baseFeePerGas", 0))
+
+    def _receipt(self, tx_hash: str, seen: int, what: str) -> dict[str, Any]:
+        deadline = time.monotonic() + RECEIPT_TIMEOUT_S
+        while True:
+            response = self._request("eth_getTransactionReceipt", [tx_hash])
+            raise_for_error(response, self.errors, what)
+            if response["result"] is not None:
+                return dict(response["result"])
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"{what}: {tx_hash} not mined after {RECEIPT_TIMEOUT_S:g} s")
+            self.heads.wait_beyond(seen, remaining)
+            seen = self.heads.head
+
+    def _request(self, method: str, params: list[Any]) -> Any:
+        return self.web3.provider.make_request(method, params)

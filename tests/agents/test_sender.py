@@ -1,0 +1,82 @@
+"""The agents' own transaction path against the real anvil: events returned from the receipt, reverts
+named before signing (no nonce spent) and after mining (a lost race), the nonce kept across sends."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from agent_helpers import new_job
+
+from agents.chain.connection import connected
+from agents.node.accounts import load_account
+from agents.node.protocol import TRAINER, Chain
+from agents.node.sender import Reverted
+
+pytestmark = pytest.mark.services
+
+
+def test_send_returns_events_and_names_reverts_before_signing(net):
+    job = new_job(net, slots=2)
+    with connected(net.network):
+        chain = Chain(load_account("TEST::3"))
+        chain.sync()
+        round_id = chain.book.current[job]
+        chain.ensure_stake(TRAINER, int(chain.job_spec(job)["trainerStake"]))
+        nonce = chain.web3.eth.get_transaction_count(chain.me)
+        with pytest.raises(Reverted) as raised:
+            chain.send("TrainingRounds", "claimAndCommit", round_id, 0, bytes(32))
+        assert raised.value.name == "TrainingRoundsZeroCommitment"
+        assert chain.web3.eth.get_transaction_count(chain.me) == nonce  # nothing was sent
+        events = chain.send("TrainingRounds", "claimAndCommit", round_id, 1, b"\x02" * 32)
+        assert [(e.name, e.args["slot"], e.args["trainer"]) for e in events] == [
+            ("UpdateCommitted", 1, chain.me)
+        ]
+        assert chain.web3.eth.get_transaction_count(chain.me) == nonce + 1
+        assert chain.view("TrainingRounds", "openSlots", round_id) == [0]
+        with pytest.raises(TypeError, match="takes 3 arguments"):
+            chain.send("TrainingRounds", "claimAndCommit", round_id, 0)
+
+
+def test_a_race_lost_after_the_estimate_is_named_from_the_mined_block(net):
+    job = new_job(net, slots=2)
+    with connected(net.network):
+        chains = [Chain(load_account(f"TEST::{i}")) for i in (4, 5)]
+        for chain in chains:
+            chain.sync()
+            chain.ensure_stake(TRAINER, int(chain.job_spec(job)["trainerStake"]))
+        round_id = chains[0].book.current[job]
+        rpc = chains[0].web3.provider.make_request
+        outcomes: dict[int, object] = {}
+
+        def claim(i: int) -> None:
+            try:
+                commitment = bytes([i + 1]) * 32
+                outcomes[i] = chains[i].send("TrainingRounds", "claimAndCommit", round_id, 0, commitment)
+            except Reverted as error:
+                outcomes[i] = error
+
+        rpc("evm_setAutomine", [False])
+        try:
+            threads = [threading.Thread(target=claim, args=(i,)) for i in (0, 1)]
+            for thread in threads:
+                thread.start()
+            deadline = time.monotonic() + 30
+            while int(rpc("txpool_status", [])["result"]["pending"], 16) < 2:  # both estimated and sent
+                assert time.monotonic() < deadline, "the two claims never reached the pool"
+                time.sleep(0.05)
+            rpc("evm_mine", [])  # one block, both transactions: the second finds the slot taken
+            for thread in threads:
+                thread.join(timeout=60)
+        finally:
+            rpc("evm_setAutomine", [True])
+        won = [i for i in (0, 1) if isinstance(outcomes[i], list)]
+        lost = [outcomes[i] for i in (0, 1) if isinstance(outcomes[i], Reverted)]
+        assert len(won) == 1 and len(lost) == 1
+        assert lost[0].name == "TrainingRoundsSlotUnavailable"  # type: ignore[attr-defined]
+        events = outcomes[won[0]]
+        assert [(e.name, e.args["slot"], e.args["trainer"]) for e in events] == [  # type: ignore[attr-defined]
+            ("UpdateCommitted", 0, chains[won[0]].me)
+        ]
+        assert chains[0].view("TrainingRounds", "openSlots", round_id) == [1]
