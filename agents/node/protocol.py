@@ -28,6 +28,7 @@ PROPOSAL_BIT = 1 << 255
 ROUND_EVENTS = (
     "RoundPhaseAdvanced", "UpdateCommitted", "UpdateRevealed", "GenerationProposed", "ProposalRejected",
     "UpdateRejected", "RoundFinalized", "RoundClosedEmpty", "VerificationAnchored", "MissedRevealPenalized",
+    "UpdatesAttested",
 )  # fmt: skip
 EVENT_CONTRACTS = ("JobRegistry", "ModelRegistry", "TrainingRounds", "Disputes")
 
@@ -59,6 +60,7 @@ class RoundRecord:
     anchor: int | None = None
     penalized: set[int] = field(default_factory=set)
     rejected: set[int] = field(default_factory=set)
+    attesters: set[str] = field(default_factory=set)  # verifiers that attested updates (lowercase)
     closed: bool = False
     finalized: bool = False
 
@@ -133,6 +135,8 @@ class Book:
             record.anchor = int(a["blockNumber"])
         elif name == "MissedRevealPenalized":
             record.penalized.add(a["slot"])
+        elif name == "UpdatesAttested":
+            record.attesters.add(a["verifier"].lower())
         else:
             record.closed = True
             record.finalized = name == "RoundFinalized"
@@ -147,6 +151,13 @@ class Book:
             and record.phase == COMMIT
             and len(record.commits) < record.slot_count
             and not record.slots_of(trainer)
+        )
+
+    def previous(self, record: RoundRecord) -> RoundRecord | None:
+        """The round of the same job just before ``record``, if the book has it."""
+        return next(
+            (r for r in self.rounds.values() if r.job_id == record.job_id and r.number == record.number - 1),
+            None,
         )
 
     def generation_of(self, record: RoundRecord) -> tuple[str, bytes]:

@@ -5,6 +5,7 @@ keeps rounds moving (panel draws, resolutions, missed reveals, empty rounds) and
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from eth_abi import encode
@@ -39,6 +40,13 @@ IGNORED = {
 }  # fmt: skip
 
 
+def share(slots: Iterable[int], team: Iterable[str], me: str) -> list[int]:
+    """Every n-th of ``slots`` for verifier ``me`` among the n addresses of ``team`` and itself: the
+    members' shares partition the slots, so verifiers that saw the same round split its checks."""
+    members = sorted({a.lower() for a in team} | {me.lower()})
+    return sorted(slots)[members.index(me.lower()) :: len(members)]
+
+
 class Verifier(Agent):
     role = "verifier"
 
@@ -49,6 +57,7 @@ class Verifier(Agent):
         self.faults: dict[tuple[int, int], int | None] = {}
         self.replays: dict[tuple[int, int, int], bool] = {}
         self.proposal_checks: dict[tuple[int, int], int | None] = {}
+        self.seeds: dict[int, bytes] = {}
         self.attested_rounds: set[int] = set()
         self.claimed_rounds: set[int] = set()
 
@@ -113,12 +122,19 @@ class Verifier(Agent):
         """The verification seed, computed from the anchor block's hash as soon as that block exists."""
         if record.anchor is None:
             return None
-        block = self.chain.web3.eth.get_block(record.anchor)
-        return keccak(encode(["bytes32", "uint256"], [bytes(block["hash"]), record.round_id]))
+        if record.round_id not in self.seeds:
+            block = self.chain.web3.provider.make_request("eth_getBlockByNumber", [hex(record.anchor), False])
+            if not block.get("result"):
+                return None
+            anchor = bytes.fromhex(block["result"]["hash"][2:])
+            self.seeds[record.round_id] = keccak(encode(["bytes32", "uint256"], [anchor, record.round_id]))
+        return self.seeds[record.round_id]
 
     def _round(self, record: RoundRecord) -> None:
         ctx = self.context(record.job_id)
-        for slot in sorted(record.reveals):  # before the seed exists: fetch, decode, measure
+        for slot in self._share(record):  # before the seed exists: fetch, decode, measure
+            if slot not in record.reveals:
+                continue
             if self._inspection(record, slot).fault is None and draws_every_segment(ctx):
                 for segment in range(ctx.num_segments):  # the seed cannot change what is replayed
                     self._segment_ok(record, slot, segment)
@@ -144,31 +160,55 @@ class Verifier(Agent):
                 self.say(f"reported slot {slot}'s missed reveal in round {record.number}")
             record.penalized.add(slot)
 
+    def _share(self, record: RoundRecord) -> list[int]:
+        """The committed slots this verifier checks first (see :func:`share`), its team the verifiers
+        that attested the job's previous round."""
+        previous = self.chain.book.previous(record)
+        return share(record.commits, previous.attesters if previous else set(), self.chain.me)
+
+    def _order(self, record: RoundRecord) -> list[int]:
+        """Revealed slots in the order this verifier checks them: its share, then the others'."""
+        first = [s for s in self._share(record) if s in record.reveals]
+        return first + [s for s in sorted(record.reveals) if s not in first]
+
     def _verify(self, record: RoundRecord, info: dict[str, Any]) -> None:
+        """Checks the revealed slots in :meth:`_order`, skipping those other verifiers brought to quorum
+        meanwhile; challenges a faulty one at once, and attests what passed before each long replay."""
         seed = self._seed(record)
         if seed is None:
             if self._try("TrainingRounds", "openVerification", record.round_id):
                 self.say(f"anchored round {record.number}'s verification seed")
             return
         ctx = self.context(record.job_id)
-        for slot in sorted(record.reveals):
+        excluded = int(info["challengedSlots"]) | int(info["rejectedSlots"])
+        for slot in self._order(record):
             key = (record.round_id, slot)
-            if key not in self.faults:
-                fault = self._inspection(record, slot).fault
-                drawn = drawn_segments(ctx, seed, slot) if fault is None else []
-                self.faults[key] = next((s for s in drawn if not self._segment_ok(record, slot, s)), fault)
-        self.crash_point("verification")
-        challenged, rejected = int(info["challengedSlots"]), int(info["rejectedSlots"])
-        bond = int(self.chain.job_spec(record.job_id)["challengeBond"])
-        for slot in sorted(record.reveals):
-            fault = self.faults[(record.round_id, slot)]
-            if fault is None or (challenged | rejected) >> slot & 1:
+            if key in self.faults or excluded >> slot & 1 or self._attested_enough(record, slot):
                 continue
-            if self._try("Disputes", "challengeUpdate", record.round_id, slot, fault, value=bond):
-                inspection = self.inspections[(record.round_id, slot)]
-                reason = inspection.reason if inspection.fault is not None else "replay differs"
-                self.say(f"challenged round {record.number} slot {slot} at segment {fault} ({reason})")
-        self._attest(record, challenged | rejected)
+            fault = self._inspection(record, slot).fault
+            drawn = drawn_segments(ctx, seed, slot) if fault is None else []
+            if any((record.round_id, slot, s) not in self.replays for s in drawn):
+                self._attest(record, excluded)  # what passed so far, before this slot's replays
+            self.faults[key] = next((s for s in drawn if not self._segment_ok(record, slot, s)), fault)
+            self.crash_point("verification")
+            if self.faults[key] is not None:
+                self._challenge(record, slot)
+        self._attest(record, excluded)
+
+    def _attested_enough(self, record: RoundRecord, slot: int) -> bool:
+        """Whether ``slot`` has its quorum of attestations without this verifier's (nothing to add)."""
+        quorum = int(self.chain.view("TrainingRounds", "jobConfig", record.job_id).attestationQuorum)
+        done = int(self.chain.view("TrainingRounds", "attestedBy", record.round_id, self.chain.me))
+        attested = int(self.chain.view("TrainingRounds", "attestationsOf", record.round_id, slot))
+        return not done >> slot & 1 and attested >= quorum
+
+    def _challenge(self, record: RoundRecord, slot: int) -> None:
+        fault = self.faults[(record.round_id, slot)]
+        bond = int(self.chain.job_spec(record.job_id)["challengeBond"])
+        if self._try("Disputes", "challengeUpdate", record.round_id, slot, fault, value=bond):
+            inspection = self.inspections[(record.round_id, slot)]
+            reason = inspection.reason if inspection.fault is not None else "replay differs"
+            self.say(f"challenged round {record.number} slot {slot} at segment {fault} ({reason})")
 
     def _attest(self, record: RoundRecord, excluded: int) -> None:
         round_id = record.round_id
@@ -176,7 +216,8 @@ class Verifier(Agent):
         done = int(self.chain.view("TrainingRounds", "attestedBy", round_id, self.chain.me))
         good = [
             s for s in sorted(record.reveals)
-            if self.faults[(round_id, s)] is None and not (done | excluded) >> s & 1
+            if (round_id, s) in self.faults and self.faults[(round_id, s)] is None
+            and not (done | excluded) >> s & 1
             and int(self.chain.view("TrainingRounds", "attestationsOf", round_id, s)) < quorum
         ]  # fmt: skip
         if not good:
