@@ -43,22 +43,39 @@ def _levels(leaves: Sequence[bytes]) -> list[list[bytes]]:
     return levels
 
 
+class MerkleTree:
+    """The tree over checkpoint hashes (sha256 of each checkpoint's bytes, in step order), hashed once:
+    its root and any leaf's proof."""
+
+    def __init__(self, checkpoint_hashes: Sequence[bytes]) -> None:
+        self._levels = _levels([leaf_hash(i, h) for i, h in enumerate(checkpoint_hashes)])
+
+    @property
+    def root(self) -> bytes:
+        """The ``traceRoot``."""
+        return self._levels[-1][0]
+
+    def proof(self, index: int) -> list[bytes]:
+        """Sibling hashes proving leaf ``index`` under :attr:`root`."""
+        if not 0 <= index < len(self._levels[0]):
+            raise TraceError(f"no checkpoint {index} among {len(self._levels[0])}")
+        proof = []
+        for level in self._levels[:-1]:
+            sibling = index ^ 1
+            if sibling < len(level):
+                proof.append(level[sibling])
+            index //= 2
+        return proof
+
+
 def merkle_root(checkpoint_hashes: Sequence[bytes]) -> bytes:
-    """The ``traceRoot`` over checkpoint hashes (sha256 of each checkpoint's bytes) in step order."""
-    return _levels([leaf_hash(i, h) for i, h in enumerate(checkpoint_hashes)])[-1][0]
+    """The ``traceRoot`` over checkpoint hashes."""
+    return MerkleTree(checkpoint_hashes).root
 
 
 def merkle_proof(checkpoint_hashes: Sequence[bytes], index: int) -> list[bytes]:
     """Sibling hashes proving leaf ``index`` under :func:`merkle_root` of the same hashes."""
-    if not 0 <= index < len(checkpoint_hashes):
-        raise TraceError(f"no checkpoint {index} among {len(checkpoint_hashes)}")
-    proof = []
-    for level in _levels([leaf_hash(i, h) for i, h in enumerate(checkpoint_hashes)])[:-1]:
-        sibling = index ^ 1
-        if sibling < len(level):
-            proof.append(level[sibling])
-        index //= 2
-    return proof
+    return MerkleTree(checkpoint_hashes).proof(index)
 
 
 def verify_proof(root: bytes, index: int, checkpoint_hash: bytes, proof: Sequence[bytes]) -> bool:

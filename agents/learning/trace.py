@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import torch
@@ -19,7 +20,7 @@ from agents.learning.dataset import Dataset
 from agents.learning.errors import TraceError
 from agents.learning.hashing import sha256
 from agents.learning.hyperparams import HyperParams
-from agents.learning.merkle import merkle_proof, merkle_root, verify_proof
+from agents.learning.merkle import MerkleTree, verify_proof
 from agents.learning.skills.registry import Skill
 from agents.learning.training import checkpoint_steps, decode_checkpoint, run_steps
 
@@ -41,7 +42,12 @@ class Trace:
     @classmethod
     def of(cls, checkpoints: Sequence[bytes]) -> Trace:
         hashes = tuple(sha256(blob) for blob in checkpoints)
-        return cls(hashes, merkle_root(hashes))
+        return cls(hashes, MerkleTree(hashes).root)
+
+    @cached_property
+    def tree(self) -> MerkleTree:
+        """The Merkle tree, hashed once for all the proofs a verifier needs."""
+        return MerkleTree(self.checkpoint_hashes)
 
     @property
     def num_segments(self) -> int:
@@ -49,7 +55,7 @@ class Trace:
 
     def proof(self, index: int) -> list[bytes]:
         """Merkle proof of checkpoint ``index``."""
-        return merkle_proof(self.checkpoint_hashes, index)
+        return self.tree.proof(index)
 
     def segment_proofs(self, segment: int) -> tuple[list[bytes], list[bytes]]:
         """Proofs of the two endpoints (checkpoints ``segment`` and ``segment + 1``) of a segment."""

@@ -107,7 +107,11 @@ def test_registry_splits_and_specs() -> None:
         assert min(sizes) > 100
         state = initial_state(skill, skill.default_config, seed=0)
         assert spec_of(state) == skill.spec()
+        skill.spec().clear()  # a copy of the cached spec: callers cannot spoil it
+        assert spec_of(state) == skill.spec()
         assert all(torch.equal(state[k], v) for k, v in initial_state(skill, skill.default_config, 0).items())
+    narrow = get_skill("vision").spec({"hidden": [8]})
+    assert narrow["0.weight"].shape == (8, 64) and narrow != get_skill("vision").spec()
     vision = get_skill("vision").load_data()
     rows = {tuple(r.tolist()) for r in vision.test.inputs}
     assert not any(tuple(r.tolist()) in rows for r in vision.validation.inputs[:50])

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -38,6 +38,9 @@ class Skill:
     default_config: Mapping[str, Any]
     default_hyperparams: HyperParams
     metric: str = "loss"
+    _specs: dict[str, dict[str, TensorSpec]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )  # by config hash
 
     @property
     def reported_metrics(self) -> tuple[str, ...]:
@@ -50,8 +53,11 @@ class Skill:
 
     def spec(self, config: Mapping[str, Any] | None = None) -> dict[str, TensorSpec]:
         """Expected names, shapes and dtypes of the model's state dict."""
-        with torch.device("meta"):
-            return spec_of(self.build_model(config or self.default_config).state_dict())
+        key = self.config_hash(config)
+        if key not in self._specs:  # built once per config: every checkpoint decode asks for it
+            with torch.device("meta"):
+                self._specs[key] = spec_of(self.build_model(config or self.default_config).state_dict())
+        return dict(self._specs[key])
 
 
 SKILLS: dict[str, Skill] = {
