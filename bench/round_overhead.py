@@ -13,7 +13,8 @@ Run ``.venv/bin/python -m bench.round_overhead`` from the repository root. One r
    plain in-process loop, a lower bound of any Flower deployment.
 
 Each side runs every workload of :func:`workloads`: the agent tests' light job, where the protocol's fixed
-cost dominates, and one that trains ten times longer per round.
+cost dominates; one that trains ten times longer on traces so short that verifiers replay all of them; and
+one that trains a hundred times longer on 100-segment traces, where verifiers spot-check 36 segments.
 """
 
 from __future__ import annotations
@@ -129,13 +130,16 @@ def cpu_per_round(marks: list[tuple[float, dict[str, float]]]) -> dict[str, floa
 
 
 def workloads() -> dict[str, dict[str, Any]]:
-    """The workloads by name: the agent tests' job, "light" (0.03 s of training per client and round), and
-    "heavy", 10x longer per round with segments 10x longer, so verifiers still replay 4 per update."""
+    """The workloads by name: the agent tests' job, "light" (0.03 s of training per client and round);
+    "heavy", 10x longer per round with segments 10x longer, so verifiers still replay all 4 per update;
+    "long", 100x longer with 100 segments, of which spot checks replay 36 (10% faking caught with
+    p >= 0.99)."""
     from agent_helpers import HYPERPARAMS  # type: ignore[import-not-found]
 
     return {
         "light": HYPERPARAMS,
         "heavy": {**HYPERPARAMS, "local_steps": 200, "checkpoint_every": 50, "lr": 0.02},
+        "long": {**HYPERPARAMS, "local_steps": 2000, "checkpoint_every": 20, "lr": 0.02},
     }
 
 
