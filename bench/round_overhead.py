@@ -148,13 +148,13 @@ def run_ours(logs: Path, hyperparams: dict[str, Any], measure_idle: bool) -> dic
     from conftest import Net  # type: ignore[import-not-found]
 
     from agents.devnet.network import deploy
-    from agents.devnet.services import Anvil, IpfsDaemon, free_port
+    from agents.devnet.services import NETWORK_BLOCK_TIME_S, Anvil, IpfsDaemon, free_port
     from agents.node.work import Task
 
     home = Path(tempfile.mkdtemp(prefix="aoai-bench-home-"))
     os.environ["AOAI_HOME"] = str(home)
     ipfs = IpfsDaemon(workdir=Path(tempfile.mkdtemp(prefix="aoai-bench-ipfs-")), api_port=free_port())
-    with Anvil() as anvil, ipfs:
+    with Anvil(block_time=NETWORK_BLOCK_TIME_S) as anvil, ipfs:
         deploy(anvil.url)
         net = Net(anvil, ipfs, home, logs)
         try:
@@ -391,8 +391,9 @@ def main() -> None:
             "train_locally, same test split"
         ),
         "ours_includes": (
-            "7 agent processes on 2 cores, anvil automine, js-ipfs; agents wake on new blocks (newHeads); "
-            "round 1 counted from agent start (includes process start-up), steady = rounds 2.."
+            "7 agent processes on 2 cores, anvil automine plus an empty block a second, js-ipfs; agents "
+            "wake on new blocks (newHeads); round 1 counted from agent start (includes process start-up), "
+            "steady = rounds 2.."
         ),
     }
     report("round_overhead", figures, targets, console)

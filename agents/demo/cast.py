@@ -15,7 +15,7 @@ from agents.deployments import PROJECT_ROOT
 from agents.devnet.agent_process import agent_command, agent_env
 from agents.devnet.network import deploy
 from agents.devnet.reader import dev_account_address
-from agents.devnet.services import Anvil, IpfsDaemon, Service, stop_process_group
+from agents.devnet.services import NETWORK_BLOCK_TIME_S, Anvil, IpfsDaemon, Service, stop_process_group
 from agents.gateway.process import GatewayProcess
 
 
@@ -28,7 +28,7 @@ class Cast:
         self.logs = run_dir / "logs"
         for folder in (self.home, self.logs):
             folder.mkdir(parents=True, exist_ok=True)
-        self.anvil = Anvil(workdir=run_dir / "anvil")
+        self.anvil = Anvil(workdir=run_dir / "anvil", block_time=NETWORK_BLOCK_TIME_S)
         self.ipfs = IpfsDaemon(workdir=run_dir / "ipfs")
         self.gateway: GatewayProcess | None = None
         self.agents: dict[str, subprocess.Popen[bytes]] = {}

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from agents.deployments import PROJECT_ROOT, aoai_home
 from agents.devnet.services import (
+    NETWORK_BLOCK_TIME_S,
     NODE_BIN,
     Anvil,
     IpfsDaemon,
@@ -78,7 +79,7 @@ def up(anvil_port: int = 8545, ipfs_port: int = 5001) -> DevnetRecord:
     workdir = aoai_home() / "devnet"
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
-    anvil = Anvil(port=anvil_port, workdir=workdir / "anvil").start()
+    anvil = Anvil(port=anvil_port, workdir=workdir / "anvil", block_time=NETWORK_BLOCK_TIME_S).start()
     try:
         ipfs = IpfsDaemon(workdir=workdir / "ipfs", api_port=ipfs_port).start()
     except BaseException:

@@ -188,15 +188,29 @@ def _rpc_ok(url: str, payload: dict[str, object] | None, method: str = "POST") -
     return response.status_code == 200
 
 
+NETWORK_BLOCK_TIME_S = 1
+"""Block interval of a local network's anvil: besides mining each transaction at once, it seals an empty
+block this often, as a real chain does, so that what waits for a later block (a dispute panel drawn from
+the hash of the block after its challenge, a deadline) comes without anyone transacting."""
+
+
 class Anvil(Service):
-    """A foundry anvil node on automine, funded with ape's (= anvil's) test mnemonic."""
+    """A foundry anvil node on automine, funded with ape's (= anvil's) test mnemonic; with
+    ``block_time``, also an empty block every ``block_time`` seconds (anvil's mixed mining)."""
 
     name = "anvil"
 
-    def __init__(self, port: int | None = None, chain_id: int = 31337, workdir: Path | None = None) -> None:
+    def __init__(
+        self,
+        port: int | None = None,
+        chain_id: int = 31337,
+        workdir: Path | None = None,
+        block_time: int | None = None,
+    ) -> None:
         super().__init__(workdir)
         self.port = port or free_port()
         self.chain_id = chain_id
+        self.block_time = block_time
 
     @property
     def url(self) -> str:
@@ -212,6 +226,7 @@ class Anvil(Service):
             "--balance", "100000",
             "--hardfork", "prague",
             "--state", str(self.workdir / "state.json"),
+            *(["--block-time", str(self.block_time), "--mixed-mining"] if self.block_time else []),
         ]  # fmt: skip
 
     def ports(self) -> list[int]:

@@ -14,7 +14,7 @@ from agent_helpers import Reader
 
 from agents.devnet.agent_process import agent_command, agent_env
 from agents.devnet.network import deploy
-from agents.devnet.services import Anvil, IpfsDaemon, free_port, stop_process_group
+from agents.devnet.services import NETWORK_BLOCK_TIME_S, Anvil, IpfsDaemon, free_port, stop_process_group
 
 ROOT = Path(__file__).resolve().parents[2]
 AGENT_TIMEOUT = 300
@@ -67,7 +67,7 @@ def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Net]:
     old_home = os.environ.get("AOAI_HOME")
     os.environ["AOAI_HOME"] = str(home)
     ipfs = IpfsDaemon(workdir=tmp_path_factory.mktemp("ipfs"), api_port=free_port())
-    with Anvil() as anvil, ipfs:
+    with Anvil(block_time=NETWORK_BLOCK_TIME_S) as anvil, ipfs:
         deploy(anvil.url)
         network = Net(anvil, ipfs, home, logs)
         try:

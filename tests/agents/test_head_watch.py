@@ -9,15 +9,20 @@ import pytest
 from web3 import Web3
 
 from agents.chain.heads import HeadWatch, websocket_url
-from agents.devnet.services import free_port
+from agents.devnet.services import Anvil, free_port
 
 pytestmark = pytest.mark.services
 
 
-def test_head_watch_wakes_on_a_block_and_times_out_without_one(net):
-    web3 = Web3(Web3.HTTPProvider(net.anvil.url))
+def test_head_watch_wakes_on_a_block_and_times_out_without_one():
+    with Anvil() as anvil:  # automine only: no block comes unless the test mines one
+        _wakes_and_times_out(anvil.url)
+
+
+def _wakes_and_times_out(url: str) -> None:
+    web3 = Web3(Web3.HTTPProvider(url))
     dead = websocket_url(f"http://127.0.0.1:{free_port()}")
-    for ws_url, subscribes in ((websocket_url(net.anvil.url), True), (dead, False), (None, False)):
+    for ws_url, subscribes in ((websocket_url(url), True), (dead, False), (None, False)):
         watch = HeadWatch(web3, ws_url)
         head = web3.eth.block_number
         assert watch.wait_beyond(head - 1, 0.0)  # already past: no wait

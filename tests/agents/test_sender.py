@@ -4,7 +4,6 @@ named before signing (no nonce spent) and after mining (a lost race), the nonce 
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 from agent_helpers import new_job
@@ -39,7 +38,7 @@ def test_send_returns_events_and_names_reverts_before_signing(net):
             chain.send("TrainingRounds", "claimAndCommit", round_id, 0)
 
 
-def test_a_race_lost_after_the_estimate_is_named_from_the_mined_block(net):
+def test_a_race_lost_after_the_estimate_is_named_from_the_mined_block(net, monkeypatch):
     job = new_job(net, slots=2)
     with connected(net.network):
         chains = [Chain(load_account(f"TEST::{i}")) for i in (4, 5)]
@@ -47,7 +46,16 @@ def test_a_race_lost_after_the_estimate_is_named_from_the_mined_block(net):
             chain.sync()
             chain.ensure_stake(TRAINER, int(chain.job_spec(job)["trainerStake"]))
         round_id = chains[0].book.current[job]
-        rpc = chains[0].web3.provider.make_request
+        both_estimated = threading.Barrier(2, timeout=60)
+        for chain in chains:  # neither sends before both estimates found slot 0 free
+
+            def request(method: str, params: list, _send=chain.sender._request):  # type: ignore[no-untyped-def]
+                response = _send(method, params)
+                if method == "eth_estimateGas":
+                    both_estimated.wait()
+                return response
+
+            monkeypatch.setattr(chain.sender, "_request", request)
         outcomes: dict[int, object] = {}
 
         def claim(i: int) -> None:
@@ -57,20 +65,11 @@ def test_a_race_lost_after_the_estimate_is_named_from_the_mined_block(net):
             except Reverted as error:
                 outcomes[i] = error
 
-        rpc("evm_setAutomine", [False])
-        try:
-            threads = [threading.Thread(target=claim, args=(i,)) for i in (0, 1)]
-            for thread in threads:
-                thread.start()
-            deadline = time.monotonic() + 30
-            while int(rpc("txpool_status", [])["result"]["pending"], 16) < 2:  # both estimated and sent
-                assert time.monotonic() < deadline, "the two claims never reached the pool"
-                time.sleep(0.05)
-            rpc("evm_mine", [])  # one block, both transactions: the second finds the slot taken
-            for thread in threads:
-                thread.join(timeout=60)
-        finally:
-            rpc("evm_setAutomine", [True])
+        threads = [threading.Thread(target=claim, args=(i,)) for i in (0, 1)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
         won = [i for i in (0, 1) if isinstance(outcomes[i], list)]
         lost = [outcomes[i] for i in (0, 1) if isinstance(outcomes[i], Reverted)]
         assert len(won) == 1 and len(lost) == 1
