@@ -5,6 +5,7 @@ keeps rounds moving (panel draws, resolutions, missed reveals, empty rounds) and
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -30,6 +31,9 @@ from agents.node.protocol import (
 from agents.node.sender import Reverted
 from agents.node.work import Inspection, Task, drawn_segments, draws_every_segment, inspect, segment_ok
 
+OTHERS_GRACE_S = 3.0
+"""How long a verifier leaves the other verifiers' shares of a round to them before checking those too."""
+
 IGNORED = {
     # Lost races: another agent acted first, or the window closed meanwhile; the next tick re-reads views.
     "TrainingRoundsWrongPhase", "TrainingRoundsAlreadyAttested", "TrainingRoundsInvalidSlots",
@@ -40,11 +44,13 @@ IGNORED = {
 }  # fmt: skip
 
 
-def share(slots: Iterable[int], team: Iterable[str], me: str) -> list[int]:
-    """Every n-th of ``slots`` for verifier ``me`` among the n addresses of ``team`` and itself: the
-    members' shares partition the slots, so verifiers that saw the same round split its checks."""
+def share(slots: Iterable[int], team: Iterable[str], me: str, quorum: int = 1) -> list[int]:
+    """The slots verifier ``me`` checks among the n members of ``team`` and itself: slot i (in sorted
+    order) goes to the ``quorum`` members from rank i mod n on, so each slot gets its quorum of checkers
+    and nobody checks more than it must."""
     members = sorted({a.lower() for a in team} | {me.lower()})
-    return sorted(slots)[members.index(me.lower()) :: len(members)]
+    rank, n = members.index(me.lower()), len(members)
+    return [slot for i, slot in enumerate(sorted(slots)) if (rank - i) % n < quorum]
 
 
 class Verifier(Agent):
@@ -58,6 +64,7 @@ class Verifier(Agent):
         self.replays: dict[tuple[int, int, int], bool] = {}
         self.proposal_checks: dict[tuple[int, int], int | None] = {}
         self.seeds: dict[int, bytes] = {}
+        self.verifying_since: dict[int, float] = {}  # round id -> when its seed was first there
         self.attested_rounds: set[int] = set()
         self.claimed_rounds: set[int] = set()
 
@@ -164,12 +171,25 @@ class Verifier(Agent):
         """The committed slots this verifier checks first (see :func:`share`), its team the verifiers
         that attested the job's previous round."""
         previous = self.chain.book.previous(record)
-        return share(record.commits, previous.attesters if previous else set(), self.chain.me)
+        team = previous.attesters if previous else set()
+        return share(record.commits, team, self.chain.me, int(self._config(record).attestationQuorum))
 
     def _order(self, record: RoundRecord) -> list[int]:
-        """Revealed slots in the order this verifier checks them: its share, then the others'."""
+        """Revealed slots in the order this verifier checks them: its share, then, once the others have had
+        :meth:`_grace` to attest theirs, the others' (a verifier may be slow, offline or gone)."""
         first = [s for s in self._share(record) if s in record.reveals]
+        since = self.verifying_since.setdefault(record.round_id, time.monotonic())
+        if time.monotonic() - since < self._grace(record):
+            return first
         return first + [s for s in sorted(record.reveals) if s not in first]
+
+    def _grace(self, record: RoundRecord) -> float:
+        """How long the team's other members have for their shares: OTHERS_GRACE_S, at most a quarter of
+        the challenge window (unchecked slots are accepted when it closes)."""
+        return min(OTHERS_GRACE_S, int(self._config(record).challengePhase) / 4)
+
+    def _config(self, record: RoundRecord) -> Any:
+        return self.chain.view("TrainingRounds", "jobConfig", record.job_id)
 
     def _verify(self, record: RoundRecord, info: dict[str, Any]) -> None:
         """Checks the revealed slots in :meth:`_order`, skipping those other verifiers brought to quorum
@@ -197,7 +217,7 @@ class Verifier(Agent):
 
     def _attested_enough(self, record: RoundRecord, slot: int) -> bool:
         """Whether ``slot`` has its quorum of attestations without this verifier's (nothing to add)."""
-        quorum = int(self.chain.view("TrainingRounds", "jobConfig", record.job_id).attestationQuorum)
+        quorum = int(self._config(record).attestationQuorum)
         done = int(self.chain.view("TrainingRounds", "attestedBy", record.round_id, self.chain.me))
         attested = int(self.chain.view("TrainingRounds", "attestationsOf", record.round_id, slot))
         return not done >> slot & 1 and attested >= quorum
@@ -212,7 +232,7 @@ class Verifier(Agent):
 
     def _attest(self, record: RoundRecord, excluded: int) -> None:
         round_id = record.round_id
-        quorum = int(self.chain.view("TrainingRounds", "jobConfig", record.job_id).attestationQuorum)
+        quorum = int(self._config(record).attestationQuorum)
         done = int(self.chain.view("TrainingRounds", "attestedBy", round_id, self.chain.me))
         good = [
             s for s in sorted(record.reveals)
@@ -250,7 +270,7 @@ class Verifier(Agent):
     def _check_proposal(self, record: RoundRecord) -> None:
         view = as_dict(self.chain.view("TrainingRounds", "proposalOf", record.round_id))
         done = int(self.chain.view("TrainingRounds", "attestedBy", record.round_id, self.chain.me))
-        quorum = int(self.chain.view("TrainingRounds", "jobConfig", record.job_id).attestationQuorum)
+        quorum = int(self._config(record).attestationQuorum)
         if view["disputed"] or view["finalizable"] or done & PROPOSAL_BIT or view["attestations"] >= quorum:
             return
         proposal = record.proposals[-1]
