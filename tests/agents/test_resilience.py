@@ -116,6 +116,8 @@ def test_ipfs_restart_mid_round(net, reader):
     logs = [
         net.logs / f"i-{name}.log" for name in ("trainer1", "trainer2", "trainer3", "verifier5", "aggregator")
     ]
+    for log in logs:  # every agent past its start-up check of the daemon ("staked ..." or "stake in place")
+        wait_for_line([log], "stake")
     wait_for_line(logs, "committed round 1")
     net.ipfs.stop()  # the daemon's repo stays: it comes back with the same content and port
     wait_for_line(logs, "retrying")
