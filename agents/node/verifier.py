@@ -131,7 +131,9 @@ class Verifier(Agent):
             return None
         if record.round_id not in self.seeds:
             block = self.chain.web3.provider.make_request("eth_getBlockByNumber", [hex(record.anchor), False])
-            if not block.get("result"):
+            if "error" in block:
+                raise ConnectionError(f"anchor block {record.anchor}: {block['error']}")
+            if block["result"] is None:
                 return None
             anchor = bytes.fromhex(block["result"]["hash"][2:])
             self.seeds[record.round_id] = keccak(encode(["bytes32", "uint256"], [anchor, record.round_id]))
@@ -203,15 +205,18 @@ class Verifier(Agent):
         excluded = int(info["challengedSlots"]) | int(info["rejectedSlots"])
         for slot in self._order(record):
             key = (record.round_id, slot)
-            if key in self.faults or excluded >> slot & 1 or self._attested_enough(record, slot):
+            if excluded >> slot & 1:
                 continue
-            fault = self._inspection(record, slot).fault
-            drawn = drawn_segments(ctx, seed, slot) if fault is None else []
-            if any((record.round_id, slot, s) not in self.replays for s in drawn):
-                self._attest(record, excluded)  # what passed so far, before this slot's replays
-            self.faults[key] = next((s for s in drawn if not self._segment_ok(record, slot, s)), fault)
-            self.crash_point("verification")
-            if self.faults[key] is not None:
+            if key not in self.faults:
+                if self._attested_enough(record, slot):
+                    continue
+                fault = self._inspection(record, slot).fault
+                drawn = drawn_segments(ctx, seed, slot) if fault is None else []
+                if any((record.round_id, slot, s) not in self.replays for s in drawn):
+                    self._attest(record, excluded)  # what passed so far, before this slot's replays
+                self.faults[key] = next((s for s in drawn if not self._segment_ok(record, slot, s)), fault)
+                self.crash_point("verification")
+            if self.faults[key] is not None:  # until the challenge is on chain (a failed send retries)
                 self._challenge(record, slot)
         self._attest(record, excluded)
 
