@@ -72,8 +72,8 @@ class Sender:
         self._nonce = (self._nonce or 0) + 1
         try:
             receipt = self._receipt(sent["result"], seen, what)
-        except TimeoutError:
-            self._nonce = None  # the node may have dropped it: count again
+        except Exception:  # dropped, not mined in time, or the node went away: count again from the node
+            self._nonce = None
             raise
         if int(receipt["status"], 16) != 1:  # lost a race after the estimate: name it by calling again
             raise_for_error(self._request("eth_call", [call, receipt["blockNumber"]]), self.errors, what)
@@ -107,12 +107,19 @@ class Sender:
         return int(self.web3.eth.get_block("latest").get("baseFeePerGas", 0))
 
     def _receipt(self, tx_hash: str, seen: int, what: str) -> dict[str, Any]:
-        deadline = time.monotonic() + RECEIPT_TIMEOUT_S
+        """The receipt, read after each new head; a transaction the node no longer knows once a block
+        has passed (a restarted node loses its pool) raises ConnectionError at once, for a retry."""
+        deadline, sent_at = time.monotonic() + RECEIPT_TIMEOUT_S, seen
         while True:
             response = self._request("eth_getTransactionReceipt", [tx_hash])
             raise_for_error(response, self.errors, what)
             if response["result"] is not None:
                 return dict(response["result"])
+            if seen > sent_at:
+                known = self._request("eth_getTransactionByHash", [tx_hash])
+                raise_for_error(known, self.errors, what)
+                if known["result"] is None:
+                    raise ConnectionError(f"{what}: {tx_hash} was dropped by the node")
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise TimeoutError(f"{what}: {tx_hash} not mined after {RECEIPT_TIMEOUT_S:g} s")

@@ -1,27 +1,28 @@
 """The agents' own transaction path against the real anvil: events returned from the receipt, reverts
-named before signing (no nonce spent) and after mining (a lost race), the nonce kept across sends."""
+named before signing (no nonce spent) and after mining (a lost race), the nonce kept across sends and
+counted again after a transaction the node dropped."""
 
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
-from agent_helpers import new_job
+from agent_helpers import address, chain_in_new_job, new_job
+from web3 import Web3
 
 from agents.chain.connection import connected
+from agents.chain.heads import HeadWatch, websocket_url
+from agents.devnet.services import Anvil
 from agents.node.accounts import load_account
 from agents.node.protocol import TRAINER, Chain
-from agents.node.sender import Reverted
+from agents.node.sender import Reverted, Sender
 
 pytestmark = pytest.mark.services
 
 
 def test_send_returns_events_and_names_reverts_before_signing(net):
-    job = new_job(net, slots=2)
-    with connected(net.network):
-        chain = Chain(load_account("TEST::3"))
-        chain.sync()
-        round_id = chain.book.current[job]
+    with chain_in_new_job(net, "TEST::3", slots=2) as (chain, job, round_id):
         chain.ensure_stake(TRAINER, int(chain.job_spec(job)["trainerStake"]))
         nonce = chain.web3.eth.get_transaction_count(chain.me)
         with pytest.raises(Reverted) as raised:
@@ -79,3 +80,34 @@ def test_a_race_lost_after_the_estimate_is_named_from_the_mined_block(net, monke
             ("UpdateCommitted", 0, chains[won[0]].me)
         ]
         assert chains[0].view("TrainingRounds", "openSlots", round_id) == [1]
+
+
+def test_a_transaction_the_node_drops_fails_at_once_and_the_next_send_recounts_the_nonce():
+    with Anvil() as anvil:  # its own node: mining is switched off and back on
+        web3 = Web3(Web3.HTTPProvider(anvil.url))
+        account = load_account("TEST::9")
+        heads = HeadWatch(web3, websocket_url(anvil.url))
+        sender = Sender(web3, account, anvil.chain_id, heads, errors={})
+        rpc = web3.provider.make_request
+        to = address(8)
+        rpc("evm_setAutomine", [False])
+        outcome: list[BaseException] = []
+
+        def send() -> None:
+            try:
+                sender.send(to, "0x", value=1)
+            except ConnectionError as error:
+                outcome.append(error)
+
+        thread = threading.Thread(target=send)
+        thread.start()
+        while int(rpc("txpool_status", [])["result"]["pending"], 16) < 1:
+            time.sleep(0.05)
+        rpc("anvil_dropAllTransactions", [])
+        rpc("evm_mine", [])  # a block passes without it
+        thread.join(timeout=30)
+        assert len(outcome) == 1 and "dropped" in str(outcome[0])
+        rpc("evm_setAutomine", [True])
+        receipt = sender.send(to, "0x", value=1)  # nonce read again: the dropped one is not skipped
+        assert int(receipt["status"], 16) == 1 and web3.eth.get_balance(to) == 10**23 + 1
+        heads.close()
