@@ -5,13 +5,18 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from agents.chain.connection import connected
 from agents.devnet.agent_process import AGENT_ENTRY
 from agents.devnet.reader import Reader, dev_account_address  # noqa: F401 (Reader: for conftest and the bench)
 from agents.learning.evaluation import evaluate_state
 from agents.learning.skills.registry import get_skill, initial_state
+from agents.node.accounts import load_account
+from agents.node.protocol import Chain
 
 ETHER = 10**18
 HYPERPARAMS = {"local_steps": 20, "checkpoint_every": 5, "batch_size": 32, "lr": 0.1, "momentum": 0.9}
@@ -63,3 +68,13 @@ def genesis_metric(skill_name: str = "vision") -> float:
 
 
 address = dev_account_address
+
+
+@contextmanager
+def chain_in_new_job(net: Any, alias: str, slots: int) -> Iterator[tuple[Chain, int, int]]:
+    """A new job's first round, and the agents' Chain for ``alias`` synced up to it: (chain, job, round)."""
+    job = new_job(net, slots=slots)
+    with connected(net.network):
+        chain = Chain(load_account(alias))
+        chain.sync()
+        yield chain, job, chain.book.current[job]

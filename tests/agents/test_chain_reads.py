@@ -3,23 +3,17 @@
 from __future__ import annotations
 
 import pytest
-from agent_helpers import new_job
+from agent_helpers import chain_in_new_job
 from web3 import Web3
 
-from agents.chain.connection import connected, project
-from agents.node.accounts import load_account
-from agents.node.protocol import Chain
+from agents.chain.connection import project
 from agents.node.sender import Reverted
 
 pytestmark = pytest.mark.services
 
 
 def test_views_read_as_web3_reads_them(net):
-    job = new_job(net, slots=2)
-    with connected(net.network):
-        chain = Chain(load_account("TEST::1"))
-        chain.sync()
-        round_id = chain.book.current[job]
+    with chain_in_new_job(net, "TEST::1", slots=2) as (chain, job, round_id):
         contracts = {
             name: Web3(Web3.HTTPProvider(net.anvil.url)).eth.contract(
                 address=chain.c[name].address,
