@@ -4,13 +4,11 @@ SHELL := /bin/bash
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
-SOLC_VERSION := $(shell node -p 'require("./package.json").dependencies.solc')
-SOLCX := $(or $(SOLCX_BINARY_PATH),$(HOME)/.solcx)
 export PATH := $(CURDIR)/node_modules/.bin:$(BIN):$(PATH)
 
-.PHONY: setup test lint demo bench clean
+.PHONY: setup solc test lint demo bench clean
 
-setup: .stamps/venv .stamps/npm $(SOLCX)/solc-v$(SOLC_VERSION)
+setup: .stamps/venv .stamps/npm solc
 
 .stamps/venv: requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,7 +23,9 @@ setup: .stamps/venv .stamps/npm $(SOLCX)/solc-v$(SOLC_VERSION)
 	npm install --no-audit --no-fund --no-save --loglevel=error
 	mkdir -p .stamps && touch $@
 
-$(SOLCX)/solc-v$(SOLC_VERSION): tools/solc.js tools/install-solc .stamps/npm
+# Always checked (it is cheap): the wrapper names this checkout's tools/solc.js, and another checkout
+# sharing the same HOME may have registered its own in the meantime.
+solc: .stamps/npm
 	tools/install-solc
 
 lint: setup
