@@ -16,9 +16,10 @@ import {ITrainingRounds} from "./interfaces/ITrainingRounds.sol";
 /// if it was right (or no majority formed) and forfeited if it was wrong; panel members that do not reveal
 /// a vote lose the job's panel penalty.
 /// @dev Holds SLASHER_ROLE on the stake manager (which also holds the bonds) and DISPUTES_ROLE on the rounds.
-/// The draw is bounded: at most `panelSize * drawAttemptsPerSeat()` pool lookups.
+/// The draw is bounded: at most `panelSize * drawAttemptsPerSeat() + drawScanLimit()` pool lookups.
 contract Disputes is IDisputes, ReentrancyGuard {
     uint256 private constant _DRAW_ATTEMPTS_PER_SEAT = 8;
+    uint256 private constant _DRAW_SCAN_LIMIT = 128;
 
     uint8 private constant _VOTE_NONE = 0;
     uint8 private constant _VOTE_MEMBER = 1;
@@ -222,6 +223,11 @@ contract Disputes is IDisputes, ReentrancyGuard {
         return _DRAW_ATTEMPTS_PER_SEAT;
     }
 
+    /// @inheritdoc IDisputes
+    function drawScanLimit() external pure returns (uint256) {
+        return _DRAW_SCAN_LIMIT;
+    }
+
     function _checkChallenger(uint64 jobId) private view returns (IJobRegistry.JobSpec memory spec) {
         spec = _jobs.job(jobId);
         if (msg.value != spec.challengeBond) revert DisputesWrongBond(spec.challengeBond, msg.value);
@@ -257,27 +263,40 @@ contract Disputes is IDisputes, ReentrancyGuard {
     }
 
     /// @dev Fills up to `panelSize` seats with distinct pool members that hold `minStake` of active verifier
-    /// stake and are neither the challenger nor the accused, trying at most `_DRAW_ATTEMPTS_PER_SEAT` pool
-    /// positions per seat. A thin pool yields a smaller panel (possibly none: the dispute is then dismissed).
+    /// stake and are neither the challenger nor the accused. Seats are drawn at uniformly random pool
+    /// positions, `_DRAW_ATTEMPTS_PER_SEAT` tries per seat; seats still empty then are filled walking the
+    /// pool from a random position over at most `_DRAW_SCAN_LIMIT` members, so a pool of up to that size
+    /// always yields a full panel when it has enough eligible members. A thinner pool yields a smaller panel
+    /// (possibly none: the dispute is then dismissed).
     function _draw(uint256 disputeId, Dispute storage dispute_, bytes32 seed, uint8 panelSize, uint256 minStake)
         private
     {
         uint256 pool = _stakes.poolSize(IStakeManager.Role.Verifier);
         if (pool == 0) return;
         uint256 attempts = uint256(panelSize) * _DRAW_ATTEMPTS_PER_SEAT;
-        address challenger = dispute_.challenger;
-        address accused = dispute_.accused;
         for (uint256 i = 0; i < attempts && dispute_.panel.length < panelSize; ++i) {
             // The seed is a future blockhash, unknown at challenge time; its limits are in docs/protocol.md.
             // slither-disable-next-line weak-prng
-            uint256 position = uint256(keccak256(abi.encode(seed, i))) % pool;
-            address candidate = _stakes.poolMember(IStakeManager.Role.Verifier, position);
-            if (candidate == challenger || candidate == accused) continue;
-            if (_voteStates[disputeId][candidate] != _VOTE_NONE) continue;
-            if (_stakes.activeStakeOf(candidate, IStakeManager.Role.Verifier) < minStake) continue;
-            _voteStates[disputeId][candidate] = _VOTE_MEMBER;
-            dispute_.panel.push(candidate);
+            _seat(disputeId, dispute_, uint256(keccak256(abi.encode(seed, i))) % pool, minStake);
         }
+        if (dispute_.panel.length == panelSize) return;
+        // slither-disable-next-line weak-prng
+        uint256 start = uint256(keccak256(abi.encode(seed, attempts))) % pool;
+        uint256 scan = pool < _DRAW_SCAN_LIMIT ? pool : _DRAW_SCAN_LIMIT;
+        for (uint256 j = 0; j < scan && dispute_.panel.length < panelSize; ++j) {
+            // slither-disable-next-line weak-prng
+            _seat(disputeId, dispute_, (start + j) % pool, minStake);
+        }
+    }
+
+    /// @dev Seats the pool member at `position` if it is eligible and not seated yet.
+    function _seat(uint256 disputeId, Dispute storage dispute_, uint256 position, uint256 minStake) private {
+        address candidate = _stakes.poolMember(IStakeManager.Role.Verifier, position);
+        if (candidate == dispute_.challenger || candidate == dispute_.accused) return;
+        if (_voteStates[disputeId][candidate] != _VOTE_NONE) return;
+        if (_stakes.activeStakeOf(candidate, IStakeManager.Role.Verifier) < minStake) return;
+        _voteStates[disputeId][candidate] = _VOTE_MEMBER;
+        dispute_.panel.push(candidate);
     }
 
     /// @dev Applies the verdict: tells the rounds, slashes the loser (reward to the winner) and returns or

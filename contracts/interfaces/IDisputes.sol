@@ -163,7 +163,10 @@ interface IDisputes {
     /// @notice Number of disputes opened (the last dispute id).
     function disputeCount() external view returns (uint256);
 
-    /// @notice Most draw attempts per panel seat: a draw skips ineligible pool members, and gives up on a
-    /// seat after this many attempts on average, so its gas is bounded whatever the pool.
+    /// @notice Random pool positions tried per panel seat before the draw falls back to a walk.
     function drawAttemptsPerSeat() external pure returns (uint256);
+
+    /// @notice Most pool members the fallback walk visits for seats the random tries left empty, so a
+    /// draw's gas is bounded whatever the pool.
+    function drawScanLimit() external pure returns (uint256);
 }

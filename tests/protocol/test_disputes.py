@@ -73,22 +73,29 @@ def account_of(accounts_, address):
     return next(a for a in accounts_ if a.address == address)
 
 
-def expected_panel(chain, stakes, dispute, dispute_id, min_stake, size):
-    """The draw, recomputed off-chain from the anchor block's hash: nobody can steer it after the fact."""
+def expected_panel(chain, stakes, disputes, dispute, dispute_id, min_stake, size):
+    """The draw, recomputed off-chain from the anchor block's hash: nobody can steer it after the fact.
+    Random positions first, then a walk from a random position for the seats still empty."""
     block_hash = chain.blocks[dispute.anchorBlock].hash
     seed = keccak(encode(["bytes32", "uint256"], [block_hash, dispute_id]))
     pool_size = stakes.poolSize(VERIFIER)
-    chosen = []
-    for i in range(size * 8):
-        if len(chosen) == size:
-            break
-        position = int.from_bytes(keccak(encode(["bytes32", "uint256"], [seed, i])), "big") % pool_size
-        candidate = stakes.poolMember(VERIFIER, position)
-        if candidate in (dispute.challenger, dispute.accused) or candidate in chosen:
-            continue
-        if stakes.activeStakeOf(candidate, VERIFIER) < min_stake:
-            continue
-        chosen.append(candidate)
+    attempts = size * disputes.drawAttemptsPerSeat()
+
+    def at(i):
+        return int.from_bytes(keccak(encode(["bytes32", "uint256"], [seed, i])), "big") % pool_size
+
+    start = at(attempts)
+    walk = [(start + j) % pool_size for j in range(min(pool_size, disputes.drawScanLimit()))]
+    chosen: list[str] = []
+    for positions in ([at(i) for i in range(attempts)], walk):
+        for position in positions:
+            if len(chosen) == size:
+                return chosen
+            candidate = stakes.poolMember(VERIFIER, position)
+            if candidate in (dispute.challenger, dispute.accused) or candidate in chosen:
+                continue
+            if stakes.activeStakeOf(candidate, VERIFIER) >= min_stake:
+                chosen.append(candidate)
     return chosen
 
 
@@ -168,7 +175,9 @@ def test_panel_cannot_be_packed_by_the_challenger(chain, disputes, stakes, round
     assert receipt.events == [disputes.PanelDrawn(dispute_id, panel, seed)]
     assert len(panel) == SPEC["panelSize"] == len(set(panel))
     assert challenger.address not in panel and revealed[0].trainer.address not in panel
-    assert panel == expected_panel(chain, stakes, info, dispute_id, SPEC["verifierStake"], SPEC["panelSize"])
+    assert panel == expected_panel(
+        chain, stakes, disputes, info, dispute_id, SPEC["verifierStake"], SPEC["panelSize"]
+    )
     with ape.reverts(disputes.DisputesPanelDrawn, disputeId=dispute_id):
         disputes.drawPanel(dispute_id, sender=challenger)
 
@@ -178,11 +187,29 @@ def test_panel_skips_members_without_enough_stake(chain, disputes, stakes, round
         stakes.requestUnbond(VERIFIER, 2 * ETHER - SPEC["verifierStake"] + 1, sender=member)
     dispute_id = challenge(disputes, round_id, 0, pool[0])
     panel = draw(chain, disputes, dispute_id)
-    # Only the two members with enough stake can sit; whether the bounded draw finds both depends on the
-    # anchor block's hash, so the panel is checked against the draw recomputed from that hash.
-    assert set(panel) <= {pool[6].address, pool[7].address}
+    # Only the two members with enough stake can sit, and the walk after the random tries finds both
+    # whatever the anchor block's hash; their order is the draw recomputed from that hash.
+    assert sorted(panel) == sorted([pool[6].address, pool[7].address])
     info = disputes.dispute(dispute_id)
-    assert panel == expected_panel(chain, stakes, info, dispute_id, SPEC["verifierStake"], SPEC["panelSize"])
+    assert panel == expected_panel(
+        chain, stakes, disputes, info, dispute_id, SPEC["verifierStake"], SPEC["panelSize"]
+    )
+
+
+def test_panel_finds_the_one_eligible_member_among_dust_stakes(
+    chain, accounts, admin, disputes, stakes, round_id, revealed, pool
+):
+    """Attack: dust stakes crowd the pool so that random tries miss the few real verifiers and the dispute
+    is dismissed for want of a panel. The walk after the random tries still seats the one eligible member."""
+    for member in pool[1:7]:
+        stakes.requestUnbond(VERIFIER, 2 * ETHER - SPEC["verifierStake"] + 1, sender=member)
+    for _ in range(40):
+        dust = accounts.generate_test_account()
+        admin.transfer(dust, ETHER // 100)
+        stakes.stake(VERIFIER, sender=dust, value=1)
+    assert stakes.poolSize(VERIFIER) == 48
+    dispute_id = challenge(disputes, round_id, 0, pool[0])
+    assert draw(chain, disputes, dispute_id) == [pool[7].address]
 
 
 def test_upheld_challenge_slashes_the_trainer_and_rejects_the_update(
