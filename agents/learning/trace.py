@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+from agents.learning.batched_replay import replay_segments
 from agents.learning.codec import encode_state
 from agents.learning.dataset import Dataset
 from agents.learning.errors import TraceError
@@ -124,17 +125,35 @@ def check_segment(
     Accepted when the proofs hold and the replay is bit-exact or, with ``tolerance`` > 0, within
     that relative distance. Malformed checkpoint bytes raise :class:`WeightFormatError`.
     """
-    proofs_valid = verify_proof(root, segment, sha256(start_checkpoint), proofs[0]) and verify_proof(
-        root, segment + 1, sha256(end_checkpoint), proofs[1]
-    )
     replayed = replay_segment(skill, config, global_state, shard, seed, hp, segment, start_checkpoint)
-    exact = replayed == end_checkpoint
+    return _judge(
+        skill, config, hp, root, segment, start_checkpoint, end_checkpoint, proofs, replayed, tolerance
+    )
+
+
+def _judge(
+    skill: Skill,
+    config: Mapping[str, Any],
+    hp: HyperParams,
+    root: bytes,
+    segment: int,
+    start: bytes,
+    end: bytes,
+    proofs: tuple[Sequence[bytes], Sequence[bytes]],
+    replayed: bytes,
+    tolerance: float,
+) -> SegmentVerdict:
+    """The verdict on a segment from ``end`` (claimed) and ``replayed`` (recomputed from ``start``)."""
+    proofs_valid = verify_proof(root, segment, sha256(start), proofs[0]) and verify_proof(
+        root, segment + 1, sha256(end), proofs[1]
+    )
+    exact = replayed == end
     distance = 0.0
     if not exact:
         distance = relative_distance(
-            decode_checkpoint(end_checkpoint, skill, config, hp),
+            decode_checkpoint(end, skill, config, hp),
             decode_checkpoint(replayed, skill, config, hp),
-            decode_checkpoint(start_checkpoint, skill, config, hp),
+            decode_checkpoint(start, skill, config, hp),
         )
     return SegmentVerdict(
         segment=segment,
@@ -143,3 +162,42 @@ def check_segment(
         relative_distance=distance,
         accepted=proofs_valid and (exact or distance <= tolerance),
     )
+
+
+def check_segments(
+    skill: Skill,
+    config: Mapping[str, Any],
+    global_state: Mapping[str, torch.Tensor],
+    shard: Dataset,
+    seed: int,
+    hp: HyperParams,
+    trace: Trace,
+    checkpoints: Sequence[bytes],
+    segments: Sequence[int],
+    tolerance: float = REPLAY_TOLERANCE,
+) -> dict[int, SegmentVerdict]:
+    """:func:`check_segment` for several segments of one trace (``checkpoints``, hashed by ``trace``),
+    replayed together by :func:`replay_segments`. A segment the batched replay does not accept, or every
+    segment when the skill's model cannot be batched, is judged by its own sequential replay."""
+    if any(not 0 <= s < trace.num_segments for s in segments):
+        raise TraceError(f"segments {list(segments)} are not all among {trace.num_segments}")
+    starts = {s: decode_checkpoint(checkpoints[s], skill, config, hp) for s in segments}
+    try:
+        replayed = replay_segments(skill, config, global_state, shard, seed, hp, starts) if starts else {}
+    except RuntimeError:  # an operation torch.func.vmap cannot batch
+        replayed = {}
+    verdicts: dict[int, SegmentVerdict] = {}
+    for segment in segments:
+        start, end = checkpoints[segment], checkpoints[segment + 1]
+        proofs = trace.segment_proofs(segment)
+        if segment in replayed:
+            verdict = _judge(
+                skill, config, hp, trace.root, segment, start, end, proofs, replayed[segment], tolerance
+            )
+            if verdict.accepted:
+                verdicts[segment] = verdict
+                continue
+        verdicts[segment] = check_segment(
+            skill, config, global_state, shard, seed, hp, trace.root, segment, start, end, proofs, tolerance
+        )
+    return verdicts

@@ -10,7 +10,7 @@ plus optimizer state) is all that is needed to resume at its step.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -60,7 +60,8 @@ def checkpoint_steps(hp: HyperParams) -> list[int]:
     return sorted({*range(0, hp.local_steps, hp.checkpoint_every), hp.local_steps})
 
 
-def _slots(hp: HyperParams) -> tuple[str, ...]:
+def optimizer_slots(hp: HyperParams) -> tuple[str, ...]:
+    """Names of the optimizer state a checkpoint holds per parameter."""
     if hp.optimizer == "adam":
         return ("m", "v")
     return ("m",) if hp.momentum > 0 else ()
@@ -69,7 +70,7 @@ def _slots(hp: HyperParams) -> tuple[str, ...]:
 def checkpoint_spec(model_spec: Mapping[str, TensorSpec], hp: HyperParams) -> dict[str, TensorSpec]:
     """Tensors of a checkpoint: ``model.<name>`` and the optimizer's ``opt.<slot>.<name>``."""
     spec = {MODEL_PREFIX + name: s for name, s in model_spec.items()}
-    for slot in _slots(hp):
+    for slot in optimizer_slots(hp):
         spec.update({f"{OPT_PREFIX}{slot}.{name}": s for name, s in model_spec.items()})
     return spec
 
@@ -77,7 +78,7 @@ def checkpoint_spec(model_spec: Mapping[str, TensorSpec], hp: HyperParams) -> di
 def initial_checkpoint(global_state: Mapping[str, torch.Tensor], hp: HyperParams) -> State:
     """Checkpoint 0: the global weights and zeroed optimizer state."""
     checkpoint = {MODEL_PREFIX + name: t.clone() for name, t in global_state.items()}
-    for slot in _slots(hp):
+    for slot in optimizer_slots(hp):
         checkpoint.update(
             {f"{OPT_PREFIX}{slot}.{name}": torch.zeros_like(t) for name, t in global_state.items()}
         )
@@ -97,17 +98,23 @@ def decode_checkpoint(data: bytes, skill: Skill, config: Mapping[str, Any], hp: 
 
 
 @torch.no_grad()
-def _apply_step(
-    params: Mapping[str, torch.Tensor], grads: list[torch.Tensor], opt: State, hp: HyperParams, step: int
+def apply_step(
+    params: Mapping[str, torch.Tensor],
+    grads: Sequence[torch.Tensor],
+    opt: State,
+    hp: HyperParams,
+    step: int | Sequence[int],
 ) -> None:
+    """One optimizer step, in place. With ``step`` a sequence, every tensor stacks that many independent
+    runs along its first dimension, run ``i`` at step ``step[i]`` (a batched replay)."""
     for (name, p), g in zip(params.items(), grads, strict=True):
         if hp.optimizer == "adam":
             m, v = opt[f"{OPT_PREFIX}m.{name}"], opt[f"{OPT_PREFIX}v.{name}"]
             b1, b2 = ADAM_BETAS
             m.mul_(b1).add_(g, alpha=1 - b1)
             v.mul_(b2).addcmul_(g, g, value=1 - b2)
-            m_hat = m / (1 - b1 ** (step + 1))
-            v_hat = v / (1 - b2 ** (step + 1))
+            m_hat = m / _bias_correction(b1, step, p)
+            v_hat = v / _bias_correction(b2, step, p)
             p.sub_(hp.lr * m_hat / (v_hat.sqrt() + ADAM_EPS))
         elif hp.momentum > 0:
             m = opt[f"{OPT_PREFIX}m.{name}"]
@@ -115,6 +122,14 @@ def _apply_step(
             p.sub_(hp.lr * m)
         else:
             p.sub_(hp.lr * g)
+
+
+def _bias_correction(beta: float, step: int | Sequence[int], like: torch.Tensor) -> float | torch.Tensor:
+    """Adam's ``1 - beta^(step + 1)``: a float, or one per stacked run shaped to broadcast over ``like``."""
+    if isinstance(step, int):
+        return 1 - beta ** (step + 1)
+    values = torch.tensor([1 - beta ** (s + 1) for s in step], dtype=like.dtype)
+    return values.view(-1, *(1,) * (like.dim() - 1))
 
 
 def run_steps(
@@ -142,7 +157,7 @@ def run_steps(
             if hp.mu > 0:
                 loss = loss + hp.mu / 2 * sum(((p - anchor[n]) ** 2).sum() for n, p in params.items())
             grads = torch.autograd.grad(loss, list(params.values()))
-            _apply_step(params, list(grads), opt, hp, step)
+            apply_step(params, list(grads), opt, hp, step)
     return {**{MODEL_PREFIX + n: t.detach().clone() for n, t in model.state_dict().items()}, **opt}
 
 

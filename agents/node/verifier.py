@@ -6,7 +6,7 @@ keeps rounds moving (panel draws, resolutions, missed reveals, empty rounds) and
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from eth_abi import encode
@@ -29,7 +29,7 @@ from agents.node.protocol import (
     as_dict,
 )
 from agents.node.sender import Reverted
-from agents.node.work import Inspection, Task, drawn_segments, draws_every_segment, inspect, segment_ok
+from agents.node.work import Inspection, Task, drawn_segments, draws_every_segment, inspect, segments_ok
 
 OTHERS_GRACE_S = 3.0
 """How long a verifier leaves the other verifiers' shares of a round to them before checking those too."""
@@ -111,15 +111,19 @@ class Verifier(Agent):
             self.inspections[key] = inspect(self.store, ctx, state, record.reveals[slot])
         return self.inspections[key]
 
-    def _segment_ok(self, record: RoundRecord, slot: int, segment: int) -> bool:
-        """Whether replaying ``segment`` of the update in ``slot`` reproduces its next checkpoint."""
-        key = (record.round_id, slot, segment)
-        if key not in self.replays:
+    def _replayed(self, record: RoundRecord, slot: int, segments: Sequence[int]) -> dict[int, bool]:
+        """Whether replaying each of ``segments`` of the update in ``slot`` reproduces its next
+        checkpoint; those not replayed before are replayed together."""
+        todo = [s for s in segments if (record.round_id, slot, s) not in self.replays]
+        if todo:
             ctx = self.context(record.job_id)
             state = self.weights(record.job_id, record.generation)
             task, inspection = self._task(record, slot), self._inspection(record, slot)
-            self.replays[key] = segment_ok(ctx, state, task, inspection, segment)
-        return self.replays[key]
+            with self.cpu.hold():
+                verdicts = segments_ok(ctx, state, task, inspection, todo)
+            for segment, ok in verdicts.items():
+                self.replays[(record.round_id, slot, segment)] = ok
+        return {s: self.replays[(record.round_id, slot, s)] for s in segments}
 
     def _task(self, record: RoundRecord, slot: int) -> Task:
         ctx = self.context(record.job_id)
@@ -145,8 +149,7 @@ class Verifier(Agent):
             if slot not in record.reveals:
                 continue
             if self._inspection(record, slot).fault is None and draws_every_segment(ctx):
-                for segment in range(ctx.num_segments):  # the seed cannot change what is replayed
-                    self._segment_ok(record, slot, segment)
+                self._replayed(record, slot, list(range(ctx.num_segments)))  # whatever the seed
         info = self.chain.round_info(record.round_id)
         phase, now = info["phase"], self.chain.now()
         if phase == CHALLENGE or (phase == REVEAL and now > info["revealDeadline"]):
@@ -214,7 +217,8 @@ class Verifier(Agent):
                 drawn = drawn_segments(ctx, seed, slot) if fault is None else []
                 if any((record.round_id, slot, s) not in self.replays for s in drawn):
                     self._attest(record, excluded)  # what passed so far, before this slot's replays
-                self.faults[key] = next((s for s in drawn if not self._segment_ok(record, slot, s)), fault)
+                replayed = self._replayed(record, slot, drawn)
+                self.faults[key] = next((s for s in drawn if not replayed[s]), fault)
                 self.crash_point("verification")
             if self.faults[key] is not None:  # until the challenge is on chain (a failed send retries)
                 self._challenge(record, slot)
@@ -300,7 +304,8 @@ class Verifier(Agent):
         d = self.chain.book.disputes[dispute_id]
         record = self.chain.book.rounds[int(d["roundId"])]
         if d["kind"] == "UpdateChallenged":
-            upheld = not self._segment_ok(record, int(d["slot"]), int(d["segment"]))
+            segment = int(d["segment"])
+            upheld = not self._replayed(record, int(d["slot"]), [segment])[segment]
         else:
             proposal = record.proposals[-1] if record.proposals else None
             upheld = proposal is not None and self._proposal_fault(record, proposal) == int(d["segment"])

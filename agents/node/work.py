@@ -28,7 +28,7 @@ from agents.learning.hyperparams import HyperParams
 from agents.learning.sharding import shard
 from agents.learning.skills.registry import Skill, get_skill
 from agents.learning.spotcheck import draw_segments, segments_to_check
-from agents.learning.trace import Trace, check_segment
+from agents.learning.trace import Trace, check_segments
 from agents.learning.training import (
     checkpoint_steps,
     decode_checkpoint,
@@ -233,20 +233,20 @@ def inspect(store: Store, ctx: JobContext, global_state: State, revealed: Reveal
     return Inspection(None, "ok", round(quality.improvement * METRIC_SCALE), update, blobs, trace)
 
 
-def segment_ok(
-    ctx: JobContext, global_state: State, task: Task, inspection: Inspection, segment: int
-) -> bool:
-    """Whether ``segment`` of an inspected update replays to its committed checkpoint."""
-    if inspection.fault is not None:
-        return False
-    if not 0 <= segment < ctx.num_segments or inspection.trace is None:
-        return False
-    blobs, trace = inspection.checkpoints, inspection.trace
-    verdict = check_segment(
-        ctx.skill, ctx.config, global_state, ctx.shard(task.shard), task.seed, ctx.hp, trace.root,
-        segment, blobs[segment], blobs[segment + 1], trace.segment_proofs(segment),
+def segments_ok(
+    ctx: JobContext, global_state: State, task: Task, inspection: Inspection, segments: Sequence[int]
+) -> dict[int, bool]:
+    """Whether each of ``segments`` of an inspected update replays to its committed checkpoint (replayed
+    together, see :func:`check_segments`)."""
+    trace = inspection.trace
+    if inspection.fault is not None or trace is None:
+        return dict.fromkeys(segments, False)
+    valid = [s for s in segments if 0 <= s < ctx.num_segments]
+    verdicts = check_segments(
+        ctx.skill, ctx.config, global_state, ctx.shard(task.shard), task.seed, ctx.hp, trace,
+        inspection.checkpoints, valid,
     )  # fmt: skip
-    return verdict.accepted
+    return {s: s in verdicts and verdicts[s].accepted for s in segments}
 
 
 def drawn_segments(ctx: JobContext, seed: bytes, slot: int) -> list[int]:
