@@ -19,6 +19,7 @@ from web3.exceptions import CannotHandleRequest
 
 from agents.learning.codec import State
 from agents.learning.errors import WeightStoreError
+from agents.node.cpu_slots import CpuSlots
 from agents.node.events import Event
 from agents.node.manifest import parse_update
 from agents.node.protocol import Chain
@@ -62,6 +63,7 @@ class Agent:
         self._weights: dict[tuple[int, int], State] = {}
         self._updates: dict[tuple[int, int], State] = {}
         self._generations: dict[tuple[int, int], Generation] = {}
+        self.cpu = CpuSlots.for_host()
         torch.set_num_threads(1)
 
     # -- helpers shared by the agents

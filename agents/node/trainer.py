@@ -142,21 +142,23 @@ class Trainer(Agent):
             TextColumn("{task.description}"),
         )
         with Progress(*columns, console=self.console, transient=True) as progress:
-            bar = progress.add_task("training", total=ctx.num_segments)
+            bar = progress.add_task("waiting for a CPU slot", total=ctx.num_segments)
 
             def advance(done: int, total: int) -> None:
                 progress.update(bar, completed=done, description=f"segment {done}/{total}")
 
-            trained = train(ctx, global_state, task, advance)
+            with self.cpu.hold():
+                trained = train(ctx, global_state, task, advance)
         self.say(f"trained round {record.number} (gen {record.generation}) on shard {task.shard}")
         return trained
 
     def _attack(self, ctx: JobContext, global_state: State, task: Task, record: RoundRecord) -> Trained:
         shards = [ctx.shard((task.shard + i) % ctx.shard_count) for i in range(1 + PEER_SHARDS)]
-        result = attack_result(
-            self.behaviour, ctx.skill, ctx.config, global_state, shards, task.seed, ctx.hp,
-            workers=record.slot_count, faked_fraction=self.faked_fraction, previous=self._previous,
-        )  # fmt: skip
+        with self.cpu.hold():
+            result = attack_result(
+                self.behaviour, ctx.skill, ctx.config, global_state, shards, task.seed, ctx.hp,
+                workers=record.slot_count, faked_fraction=self.faked_fraction, previous=self._previous,
+            )  # fmt: skip
         self._previous = self._previous or result
         self.say(
             f"attack {self.behaviour}: round {record.number} (gen {record.generation}) shard {task.shard}"
