@@ -1,10 +1,11 @@
 """Content-addressed weight store over an IPFS daemon's RPC API (js-ipfs or Kubo).
 
-Objects are added as CIDv1 in base32 (``bafy...``) and pinned; the same bytes give the same CID.
-Every ``get`` is checked against the keccak256 of the expected bytes (the hash the chain stores, so
-contracts can compare it with ``keccak256``), against a maximum size, and bounded in time: js-ipfs
-blocks forever on ``cat`` of content it cannot find, so each call has a timeout (also passed to
-the daemon) and a limited number of retries. All failures raise :class:`WeightStoreError`.
+Objects are added as CIDv1 in base32 (``bafk...`` up to one 1 MiB block, ``bafy...`` beyond) and
+pinned; the same bytes give the same CID. Every ``get`` is checked against the keccak256 of the
+expected bytes (the hash the chain stores, so contracts can compare it with ``keccak256``), against a
+maximum size, and bounded in time: js-ipfs blocks forever on ``cat`` of content it cannot find, so each
+call has a timeout (also passed to the daemon) and a limited number of retries. All failures raise
+:class:`WeightStoreError`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from __future__ import annotations
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TypeVar
 
 import httpx
@@ -27,11 +29,16 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class StoredObject:
-    """Where bytes live (``cid``) and what they hash to (``keccak256``, 32 bytes)."""
+    """Where bytes live (``cid``) and what they hash to (``keccak256``, 32 bytes, computed when first
+    asked: a trace's checkpoints are hashed one by one instead)."""
 
     cid: str
-    keccak256: bytes
     size: int
+    data: bytes = field(repr=False, compare=False)
+
+    @cached_property
+    def keccak256(self) -> bytes:
+        return keccak256(self.data)
 
 
 class WeightStore:
@@ -82,9 +89,10 @@ class WeightStore:
         """Add (and pin) ``data``; returns its CIDv1 and keccak256."""
         if len(data) > self.max_bytes:
             raise WeightStoreError(f"{len(data)} bytes exceeds the store limit of {self.max_bytes}")
-        opts = {"cid-version": 1, "cid-base": "base32", "pin": pin}
+        # 1 MiB blocks (the default is 256 KiB): a quarter of the blocks to hash, link and store.
+        opts = {"cid-version": 1, "cid-base": "base32", "pin": pin, "chunker": "size-1048576"}
         cid = self._call("add", lambda: self._client.add_bytes(data, opts=opts))
-        return StoredObject(cid=str(cid), keccak256=keccak256(data), size=len(data))
+        return StoredObject(cid=str(cid), size=len(data), data=data)
 
     def get(self, cid: str, expected_keccak256: bytes) -> bytes:
         """The bytes of ``cid`` if at most ``max_bytes`` long and hashing to ``expected_keccak256``."""

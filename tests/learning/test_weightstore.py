@@ -22,7 +22,7 @@ def test_round_trip_pins_and_is_content_addressed(ipfs_pair: tuple[IpfsDaemon, I
     store = WeightStore(ipfs_pair[0].api_multiaddr, timeout=10)
     data = b"weights " * 50_000
     stored = store.put(data)
-    assert stored.cid.startswith("bafy") and stored.keccak256 == keccak256(data) and stored.size == len(data)
+    assert stored.cid.startswith("bafk") and stored.keccak256 == keccak256(data) and stored.size == len(data)
     assert store.put(data).cid == stored.cid
     assert store.get(stored.cid, stored.keccak256) == data
     assert stored.cid in store.pinned()
