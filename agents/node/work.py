@@ -221,7 +221,8 @@ def inspect(store: Store, ctx: JobContext, global_state: State, revealed: Reveal
         update = ctx.decode_weights(store.get(manifest.update.cid, manifest.update.keccak256))
     except (ManifestError, LearningError) as error:
         return Inspection(0, f"malformed: {error}")
-    trace = Trace.of(blobs)
+    # The blobs' sha256 are the manifest's (split_trace checked them), whose root is the revealed one.
+    trace = Trace(tuple(c.sha256 for c in manifest.checkpoints), revealed.trace_root)
     if blobs[0] != encode_state(initial_checkpoint(global_state, ctx.hp)):
         return Inspection(0, "the trace does not start from the round's generation", trace=trace)
     if max(float(t.abs().max()) for t in update.values()) > MAX_UPDATE_ABS:
