@@ -278,7 +278,13 @@ class IpfsDaemon(Service):
         return {**os.environ, "IPFS_PATH": str(self.repo)}
 
     def command(self) -> list[str]:
-        return [node_tool("jsipfs"), "daemon", "--enable-preload=false"]
+        # Each added or read megabyte is garbage to js-ipfs, and V8's default collector marks its heap in
+        # hundreds of small steps, helped by threads that wait on each other; on a machine whose cores
+        # are all training, one atomic single-threaded mark costs a fraction of that: a third less daemon
+        # CPU per round of bench/round_overhead.py's "long" workload (1.4 -> 0.9 core-seconds).
+        cli = Path(node_tool("jsipfs")).resolve()
+        gc = ["--single-threaded-gc", "--no-incremental-marking"]
+        return [node_tool("node"), *gc, str(cli), "daemon", "--enable-preload=false"]
 
     def start(self) -> Self:
         if self.process is None:
