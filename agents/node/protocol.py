@@ -171,7 +171,7 @@ class Chain:
     def __init__(self, account: Any) -> None:
         from ape import chain
 
-        from agents.chain.connection import deployed_contracts, project
+        from agents.chain.connection import deployed_contracts, project, rpc_web3
         from agents.chain.heads import HeadWatch, websocket_url
         from agents.deployments import load_deployment
 
@@ -179,7 +179,7 @@ class Chain:
         self.me = str(account.address)
         self.c = deployed_contracts()
         self.chain = chain
-        self.web3 = chain.provider.web3
+        self.web3 = rpc_web3(chain.provider)
         self.chain_id = int(chain.chain_id)
         record = load_deployment(self.chain_id)
         self.cursor = LogCursor(
@@ -195,6 +195,7 @@ class Chain:
         }
         self.heads = HeadWatch(self.web3, websocket_url(str(chain.provider.uri)))
         self.book = Book()
+        self._job_configs: dict[int, Any] = {}
         self._errors = {
             "0x" + keccak(text=f"{e.name}({','.join(i.canonical_type for i in e.inputs)})")[:4].hex(): e.name
             for n in self.c
@@ -241,6 +242,12 @@ class Chain:
     def round_info(self, round_id: int) -> dict[str, Any]:
         return as_dict(self.view("TrainingRounds", "roundInfo", round_id))
 
+    def job_config(self, job_id: int) -> Any:
+        """TrainingRounds' configuration of a job, fixed when the job was registered (read once)."""
+        if job_id not in self._job_configs:
+            self._job_configs[job_id] = self.view("TrainingRounds", "jobConfig", job_id)
+        return self._job_configs[job_id]
+
     def job_spec(self, job_id: int) -> dict[str, Any]:
         spec = as_dict(self.view("JobRegistry", "job", job_id))
         return spec
@@ -251,7 +258,7 @@ class Chain:
         if active >= required:
             return 0
         missing = required - active
-        if int(self.web3.eth.get_balance(self.me)) <= missing:
+        if int(self.web3.eth.get_balance(self.account.address)) <= missing:
             raise InsufficientFunds(f"{self.me} cannot stake {missing} wei: not enough ETH")
         self.send("StakeManager", "stake", role, value=missing)
         return missing

@@ -11,6 +11,7 @@ from typing import Any
 
 from eth_abi import encode
 from eth_utils import keccak
+from web3.types import RPCEndpoint
 
 from agents.node.accounts import derived_secret
 from agents.node.agent import Agent
@@ -88,6 +89,14 @@ class Verifier(Agent):
             if "resolved" not in self.chain.book.disputes[dispute_id]:
                 self._dispute(dispute_id)
         self._claim()
+        self._forget_closed()
+
+    def _forget_closed(self) -> None:
+        """Drops the fetched traces and replay verdicts of closed rounds (a long trace is 14 MB; a late
+        dispute fetches and replays again)."""
+        rounds = self.chain.book.rounds
+        self.inspections = {k: v for k, v in self.inspections.items() if not rounds[k[0]].closed}
+        self.replays = {k: v for k, v in self.replays.items() if not rounds[k[0]].closed}
 
     def settled(self) -> bool:
         return not self._claimable()
@@ -134,7 +143,9 @@ class Verifier(Agent):
         if record.anchor is None:
             return None
         if record.round_id not in self.seeds:
-            block = self.chain.web3.provider.make_request("eth_getBlockByNumber", [hex(record.anchor), False])
+            block = self.chain.web3.provider.make_request(
+                RPCEndpoint("eth_getBlockByNumber"), [hex(record.anchor), False]
+            )
             if "error" in block:
                 raise ConnectionError(f"anchor block {record.anchor}: {block['error']}")
             if block["result"] is None:
@@ -194,7 +205,7 @@ class Verifier(Agent):
         return min(OTHERS_GRACE_S, int(self._config(record).challengePhase) / 4)
 
     def _config(self, record: RoundRecord) -> Any:
-        return self.chain.view("TrainingRounds", "jobConfig", record.job_id)
+        return self.chain.job_config(record.job_id)
 
     def _verify(self, record: RoundRecord, info: dict[str, Any]) -> None:
         """Checks the revealed slots in :meth:`_order`, skipping those other verifiers brought to quorum
