@@ -30,7 +30,7 @@ ROUND_EVENTS = (
     "UpdateRejected", "RoundFinalized", "RoundClosedEmpty", "VerificationAnchored", "MissedRevealPenalized",
     "UpdatesAttested",
 )  # fmt: skip
-EVENT_CONTRACTS = ("JobRegistry", "ModelRegistry", "TrainingRounds", "Disputes")
+EVENT_CONTRACTS = ("JobRegistry", "ModelRegistry", "TrainingRounds", "Disputes", "StakeManager")
 
 
 def as_dict(value: Any) -> dict[str, Any]:
@@ -61,6 +61,7 @@ class RoundRecord:
     penalized: set[int] = field(default_factory=set)
     rejected: set[int] = field(default_factory=set)
     attesters: set[str] = field(default_factory=set)  # verifiers that attested updates (lowercase)
+    joined: set[str] = field(default_factory=set)  # verifiers that staked while it was open (lowercase)
     closed: bool = False
     finalized: bool = False
 
@@ -107,6 +108,10 @@ class Book:
             self.votes[(a["disputeId"], a["voter"].lower())] = name
         elif name == "DisputeResolved" and a["disputeId"] in self.disputes:
             self.disputes[a["disputeId"]]["resolved"] = a["status"]
+        elif name == "Staked" and int(a["role"]) == VERIFIER:
+            for round_id in self.current.values():
+                if not self.rounds[round_id].closed:
+                    self.rounds[round_id].joined.add(a["account"].lower())
 
     def _apply_round(self, name: str, a: dict[str, Any]) -> None:
         record = self.rounds.get(a["roundId"])

@@ -54,6 +54,14 @@ def share(slots: Iterable[int], team: Iterable[str], me: str, quorum: int = 1) -
     return [slot for i, slot in enumerate(sorted(slots)) if (rank - i) % n < quorum]
 
 
+def team(previous: RoundRecord | None) -> set[str]:
+    """The verifiers a round's checks are split among: those that attested the job's previous round or
+    staked while it was open. (With attesters alone, one that came late to a quorum-1 round, having
+    checked everything, was left out of the next round's team by the others, who checked everything
+    again.)"""
+    return previous.attesters | previous.joined if previous else set()
+
+
 class Verifier(Agent):
     role = "verifier"
 
@@ -184,11 +192,10 @@ class Verifier(Agent):
             record.penalized.add(slot)
 
     def _share(self, record: RoundRecord) -> list[int]:
-        """The committed slots this verifier checks first (see :func:`share`), its team the verifiers
-        that attested the job's previous round."""
+        """The committed slots this verifier checks first (see :func:`share` and :func:`team`)."""
         previous = self.chain.book.previous(record)
-        team = previous.attesters if previous else set()
-        return share(record.commits, team, self.chain.me, int(self._config(record).attestationQuorum))
+        quorum = int(self._config(record).attestationQuorum)
+        return share(record.commits, team(previous), self.chain.me, quorum)
 
     def _order(self, record: RoundRecord) -> list[int]:
         """Revealed slots in the order this verifier checks them: its share, then, once the others have had
