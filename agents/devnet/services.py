@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -30,11 +31,31 @@ class ServiceError(RuntimeError):
     """A local service did not start, or died."""
 
 
+def _ephemeral_ports() -> range:
+    """The ports the kernel hands to outgoing connections (Linux's ``ip_local_port_range``)."""
+    try:
+        low, high = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    except (OSError, ValueError):
+        low, high = 32768, 60999
+    return range(low, high + 1)
+
+
+_handed_out: set[int] = set()
+_port_draw = random.SystemRandom()
+
+
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A TCP port on 127.0.0.1 that nothing listens on right now and that this process has not handed
+    out before. It lies outside the kernel's ephemeral range: a port from that range (what binding port 0
+    gives) can be taken by any outgoing connection between this choice and the service's bind."""
+    ephemeral = _ephemeral_ports()
+    unused = [port for port in range(10000, 65536) if port not in _handed_out]
+    candidates = [port for port in unused if port not in ephemeral] or unused  # or: every port is ephemeral
+    for port in _port_draw.sample(candidates, min(len(candidates), 200)):
+        if not port_in_use(port):
+            _handed_out.add(port)
+            return port
+    raise ServiceError("no free TCP port on 127.0.0.1")
 
 
 def port_in_use(port: int) -> bool:
@@ -260,6 +281,7 @@ class IpfsDaemon(Service):
         self.api_port = api_port or free_port()
         self.gateway_port = free_port()
         self.swarm_port = free_port()
+        self.rpc_port = free_port()
         self.peer_id = ""
 
     @property
@@ -306,7 +328,7 @@ class IpfsDaemon(Service):
             "Swarm": [f"/ip4/127.0.0.1/tcp/{self.swarm_port}"],
             "API": self.api_multiaddr.removesuffix("/http"),
             "Gateway": f"/ip4/127.0.0.1/tcp/{self.gateway_port}",
-            "RPC": f"/ip4/127.0.0.1/tcp/{free_port()}",
+            "RPC": f"/ip4/127.0.0.1/tcp/{self.rpc_port}",
             "Delegates": [],
             "Announce": [],
             "NoAnnounce": [],
@@ -318,7 +340,7 @@ class IpfsDaemon(Service):
         self.peer_id = config["Identity"]["PeerID"]
 
     def ports(self) -> list[int]:
-        return [self.api_port, self.gateway_port, self.swarm_port]
+        return [self.api_port, self.gateway_port, self.swarm_port, self.rpc_port]
 
     def is_ready(self) -> bool:
         return _rpc_ok(f"{self.api_url}/api/v0/id", None)

@@ -1,9 +1,18 @@
 """The local services: real anvil and IPFS processes, ready when started, gone when stopped."""
 
+from pathlib import Path
+
 import httpx
 import pytest
 
-from agents.devnet.services import Anvil, IpfsDaemon, ServiceError, process_alive, stop_process_group
+from agents.devnet.services import (
+    Anvil,
+    IpfsDaemon,
+    ServiceError,
+    free_port,
+    process_alive,
+    stop_process_group,
+)
 
 pytestmark = pytest.mark.services
 
@@ -56,3 +65,12 @@ def test_detached_service_is_stopped_by_pid():
 def test_a_busy_port_is_a_clear_error():
     with Anvil() as node, pytest.raises(ServiceError, match=r"port \d+ on 127.0.0.1 is in use"):
         Anvil(port=node.port).start()
+
+
+def test_free_ports_are_distinct_and_outside_the_ephemeral_range():
+    """An outgoing connection takes its local port from the ephemeral range at any moment, so a port
+    chosen there could be gone before the service binds it (seen in CI as EADDRINUSE)."""
+    low, high = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    ports = [free_port() for _ in range(50)]
+    assert len(set(ports)) == len(ports)
+    assert not [port for port in ports if low <= port <= high]
