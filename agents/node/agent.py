@@ -109,6 +109,15 @@ class Agent:
         self._generations[(round_id, slots)] = generation
         return generation
 
+    def forget_closed(self) -> None:
+        """Drops the updates and generations cached for closed rounds, and the weights of generations no
+        open round builds on: a long-running agent's memory stays flat (a late need fetches again)."""
+        live = self.chain.book.open_rounds()
+        bases = {(r.job_id, r.generation) for r in live.values()}
+        self._updates = {k: v for k, v in self._updates.items() if k[0] in live}
+        self._generations = {k: v for k, v in self._generations.items() if k[0] in live}
+        self._weights = {k: v for k, v in self._weights.items() if k in bases}
+
     def follows(self, job_id: int) -> bool:
         return self.job is None or job_id == self.job
 
@@ -151,6 +160,7 @@ class Agent:
             try:
                 self.chain.sync(self.on_event)
                 self.tick()
+                self.forget_closed()
                 failures = 0
                 if self.finished() and self.settled():
                     self.say("done")

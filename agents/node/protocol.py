@@ -158,6 +158,10 @@ class Book:
             and not record.slots_of(trainer)
         )
 
+    def open_rounds(self) -> dict[int, RoundRecord]:
+        """The rounds not closed yet, by id."""
+        return {round_id: r for round_id, r in self.rounds.items() if not r.closed}
+
     def previous(self, record: RoundRecord) -> RoundRecord | None:
         """The round of the same job just before ``record``, if the book has it."""
         return next(

@@ -97,14 +97,14 @@ class Verifier(Agent):
             if "resolved" not in self.chain.book.disputes[dispute_id]:
                 self._dispute(dispute_id)
         self._claim()
-        self._forget_closed()
 
-    def _forget_closed(self) -> None:
-        """Drops the fetched traces and replay verdicts of closed rounds (a long trace is 14 MB; a late
-        dispute fetches and replays again)."""
-        rounds = self.chain.book.rounds
-        self.inspections = {k: v for k, v in self.inspections.items() if not rounds[k[0]].closed}
-        self.replays = {k: v for k, v in self.replays.items() if not rounds[k[0]].closed}
+    def forget_closed(self) -> None:
+        """Also drops the fetched traces and replay verdicts of closed rounds (a long trace is 14 MB; a
+        late dispute fetches and replays again)."""
+        super().forget_closed()
+        live = self.chain.book.open_rounds()
+        self.inspections = {k: v for k, v in self.inspections.items() if k[0] in live}
+        self.replays = {k: v for k, v in self.replays.items() if k[0] in live}
 
     def settled(self) -> bool:
         return not self._claimable()
