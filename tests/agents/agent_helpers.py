@@ -16,10 +16,23 @@ from agents.devnet.reader import Reader, dev_account_address  # noqa: F401 (Read
 from agents.learning.evaluation import evaluate_state
 from agents.learning.skills.registry import get_skill, initial_state
 from agents.node.accounts import load_account
+from agents.node.events import Event
 from agents.node.protocol import Chain
 
 ETHER = 10**18
 HYPERPARAMS = {"local_steps": 20, "checkpoint_every": 5, "batch_size": 32, "lr": 0.1, "momentum": 0.9}
+
+
+def book_event(name: str, block: int, **args: Any) -> Event:
+    """An event as the log cursor hands it to a Book (for tests of the book without a chain)."""
+    return Event(name, args, block, "0x", 0)
+
+
+def round_opened(block: int, round_id: int, generation: int, job_id: int = 1) -> Event:
+    return book_event(
+        "RoundOpened", block, roundId=round_id, jobId=job_id, number=round_id, generation=generation,
+        slotCount=4, taskSeed=b"s",
+    )  # fmt: skip
 
 
 def job_spec(slots: int, **overrides: Any) -> dict[str, Any]:

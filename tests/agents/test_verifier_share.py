@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from collections import Counter
 
+from agent_helpers import book_event, round_opened
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agents.node.events import Event
 from agents.node.protocol import TRAINER, VERIFIER, Book
 from agents.node.verifier import share, team
 
@@ -36,27 +36,20 @@ def test_a_newcomer_checks_everything_until_it_is_seen_attesting():
     assert share({3, 1, 2}, {ADDRESSES[1]}, ADDRESSES[0], quorum=2) == [1, 2, 3]
 
 
-def _event(name: str, block: int, **args) -> Event:
-    return Event(name, args, block, "0x", 0)
-
-
 def test_verifiers_that_stake_during_a_round_join_the_next_rounds_team():
     """A round's team is its attesters and the verifiers that staked while it was open: the verifier
     that came late to round 1 (quorum 1, nothing left to attest) still splits round 2 with the other."""
     early, late, trainer = ADDRESSES[0], ADDRESSES[1], ADDRESSES[2]
     book = Book()
-    book.apply(
-        _event("RoundOpened", 1, roundId=1, jobId=1, number=1, generation=0, slotCount=4, taskSeed=b"s")
-    )
-    book.apply(_event("Staked", 2, account=early, role=VERIFIER, amount=1, active=1))
-    book.apply(_event("Staked", 3, account=late, role=VERIFIER, amount=1, active=1))
-    book.apply(_event("Staked", 4, account=trainer, role=TRAINER, amount=1, active=1))
-    book.apply(_event("UpdatesAttested", 5, roundId=1, verifier=early, slots=0b1111, qualities=[]))
-    book.apply(_event("RoundFinalized", 6, roundId=1, jobId=1, acceptedSlots=0))
-    book.apply(_event("Staked", 7, account=ADDRESSES[3], role=VERIFIER, amount=1, active=1))  # no round open
-    book.apply(
-        _event("RoundOpened", 8, roundId=2, jobId=1, number=2, generation=1, slotCount=4, taskSeed=b"t")
-    )
+    book.apply(round_opened(1, round_id=1, generation=0))
+    book.apply(book_event("Staked", 2, account=early, role=VERIFIER, amount=1, active=1))
+    book.apply(book_event("Staked", 3, account=late, role=VERIFIER, amount=1, active=1))
+    book.apply(book_event("Staked", 4, account=trainer, role=TRAINER, amount=1, active=1))
+    book.apply(book_event("UpdatesAttested", 5, roundId=1, verifier=early, slots=0b1111, qualities=[]))
+    book.apply(book_event("RoundFinalized", 6, roundId=1, jobId=1, acceptedSlots=0))
+    outside = ADDRESSES[3]  # stakes while no round is open
+    book.apply(book_event("Staked", 7, account=outside, role=VERIFIER, amount=1, active=1))
+    book.apply(round_opened(8, round_id=2, generation=1))
 
     assert team(book.rounds[1]) == {early, late}
     assert book.rounds[2].joined == set()
