@@ -321,12 +321,16 @@ contract TrainingRounds is ITrainingRounds, AccessControl, ReentrancyGuard {
     }
 
     /// @inheritdoc ITrainingRounds
-    function attestProposal(uint256 roundId) external {
+    function attestProposal(uint256 roundId, string calldata cid, bytes32 weightsHash, int256[] calldata metrics)
+        external
+        nonReentrant
+    {
         Round storage round = _round(roundId);
         JobConfig storage config = _configs[round.jobId];
         Proposal storage proposal = _proposals[round.jobId];
         if (!_proposalWindowOpen(proposal, config) || proposal.disputed) revert TrainingRoundsNoProposal(roundId);
         _requireStake(IStakeManager.Role.Verifier, config.verifierStake);
+        _requireProposal(round.jobId, roundId, cid, weightsHash, metrics);
         // Bit 255 of the verifier's attestation bitmap (slots are below 255) marks a proposal attestation:
         // one per verifier per round, whichever proposal it was for.
         uint256 done = _attested[roundId][msg.sender];
@@ -336,6 +340,9 @@ contract TrainingRounds is ITrainingRounds, AccessControl, ReentrancyGuard {
         uint8 attestations = proposal.attestations + 1;
         proposal.attestations = attestations;
         emit ProposalAttested(roundId, msg.sender, proposal.nonce, attestations);
+        if (attestations == config.attestationQuorum) {
+            _finalize(roundId, cid, weightsHash, metrics);
+        }
     }
 
     /// @inheritdoc ITrainingRounds
@@ -348,14 +355,8 @@ contract TrainingRounds is ITrainingRounds, AccessControl, ReentrancyGuard {
         Proposal storage proposal = _proposals[round.jobId];
         if (!proposal.live || round.status != _STATUS_OPEN) revert TrainingRoundsNoProposal(roundId);
         if (proposal.disputed || _proposalWindowOpen(proposal, config)) revert TrainingRoundsNotFinalizable(roundId);
-        if (_proposalDigests[round.jobId] != keccak256(abi.encode(cid, weightsHash, metrics))) {
-            revert TrainingRoundsProposalMismatch(roundId);
-        }
-        round.status = _STATUS_FINALIZED;
-        proposal.live = false;
-        uint32 generation = _models.recordGeneration(round.jobId, uint64(roundId), cid, weightsHash, metrics);
-        _payRound(roundId, round, config, proposal.aggregator, generation);
-        _openRound(round.jobId, generation, _nextSlotCount(round, config, _jobStates[round.jobId]));
+        _requireProposal(round.jobId, roundId, cid, weightsHash, metrics);
+        _finalize(roundId, cid, weightsHash, metrics);
     }
 
     /// @inheritdoc ITrainingRounds
@@ -622,6 +623,35 @@ contract TrainingRounds is ITrainingRounds, AccessControl, ReentrancyGuard {
         emit RoundOpened(
             roundId, jobId, round.number, generation, slotCount, taskSeed, uint64(block.timestamp) + _configs[jobId].commitPhase
         );
+    }
+
+    /// @dev Records the live proposal (`cid`, `weightsHash`, `metrics`) as the job's next generation, pays the
+    /// round and opens the next one.
+    function _finalize(uint256 roundId, string calldata cid, bytes32 weightsHash, int256[] calldata metrics)
+        private
+    {
+        Round storage round = _round(roundId);
+        uint64 jobId = round.jobId;
+        round.status = _STATUS_FINALIZED;
+        Proposal storage proposal = _proposals[jobId];
+        proposal.live = false;
+        uint32 generation = _models.recordGeneration(jobId, uint64(roundId), cid, weightsHash, metrics);
+        JobConfig storage config = _configs[jobId];
+        _payRound(roundId, round, config, proposal.aggregator, generation);
+        _openRound(jobId, generation, _nextSlotCount(round, config, _jobStates[jobId]));
+    }
+
+    /// @dev Reverts unless (`cid`, `weightsHash`, `metrics`) are the live proposal's values.
+    function _requireProposal(
+        uint64 jobId,
+        uint256 roundId,
+        string calldata cid,
+        bytes32 weightsHash,
+        int256[] calldata metrics
+    ) private view {
+        if (_proposalDigests[jobId] != keccak256(abi.encode(cid, weightsHash, metrics))) {
+            revert TrainingRoundsProposalMismatch(roundId);
+        }
     }
 
     /// @dev Checks a proposal (phase, exactly the accepted updates, metrics count, aggregator stake) and

@@ -232,12 +232,12 @@ class Chain:
         stamp = int(self.web3.eth.get_block("latest")["timestamp"]) if latest is None else latest[1]
         return max(stamp, int(time.time()))
 
-    def send(self, contract: str, method: str, *args: Any, value: int = 0) -> list[Event]:
+    def send(self, contract: str, method: str, *args: Any, value: int = 0, gas_floor: int = 0) -> list[Event]:
         """Sends a transaction from the agent's account and returns the protocol events it emitted; a
-        revert raises :class:`Reverted` with its name."""
+        revert raises :class:`Reverted` with its name. ``gas_floor``: see :meth:`Sender.send`."""
         address, function = self._functions[(contract, method)]
         data = function.calldata(self.web3.codec, args)
-        receipt = self.sender.send(address, data, value, what=method)
+        receipt = self.sender.send(address, data, value, what=method, gas_floor=gas_floor)
         return self.cursor.decode_all(receipt["logs"])
 
     def view(self, contract: str, method: str, *args: Any) -> Any:

@@ -57,13 +57,16 @@ class Sender:
         self._nonce: int | None = None
         self._tip: int | None = None
 
-    def send(self, to: str, data: str, value: int = 0, what: str = "transaction") -> dict[str, Any]:
+    def send(
+        self, to: str, data: str, value: int = 0, what: str = "transaction", gas_floor: int = 0
+    ) -> dict[str, Any]:
         """Sends a call of ``to`` with ``data``; returns the receipt of a successful transaction, raises
-        :class:`Reverted` for one that would revert or did."""
+        :class:`Reverted` for one that would revert or did. ``gas_floor``: the least gas limit, for a call
+        that may do more once mined than its estimate saw (another's transaction landing first)."""
         call = {"from": self.me, "to": to, "data": data, "value": hex(value)}
         estimate = self._request("eth_estimateGas", [call])
         raise_for_error(estimate, self.errors, what)
-        raw = self._signed(to, data, value, int(int(estimate["result"], 16) * GAS_MARGIN))
+        raw = self._signed(to, data, value, max(gas_floor, int(int(estimate["result"], 16) * GAS_MARGIN)))
         seen = self.heads.head
         sent = self._request("eth_sendRawTransaction", [raw])
         if "error" in sent:

@@ -285,13 +285,16 @@ interface ITrainingRounds {
         uint256 updates
     ) external;
 
-    /// @notice Attests, as a staked verifier, that the live proposal recomputes. The proposal's window closes
-    /// when the job's quorum has attested.
-    function attestProposal(uint256 roundId) external;
+    /// @notice Attests, as a staked verifier, that the live proposal recomputes to (`cid`, `weightsHash`,
+    /// `metrics`), which must be the proposal's values. The attestation that completes the job's quorum
+    /// finalizes the round in the same transaction (see {finalize}).
+    function attestProposal(uint256 roundId, string calldata cid, bytes32 weightsHash, int256[] calldata metrics)
+        external;
 
     /// @notice Finalizes the round with its proposal (the values must be the proposal's): records the
     /// generation, mints the trainers' and aggregator's rewards, reserves the verifiers' and opens the next
-    /// round. Anyone may call.
+    /// round. Anyone may call, once the proposal's window has run out undisputed (a quorum of attestations
+    /// finalizes in {attestProposal}).
     function finalize(uint256 roundId, string calldata cid, bytes32 weightsHash, int256[] calldata metrics)
         external;
 

@@ -39,6 +39,18 @@ def test_send_returns_events_and_names_reverts_before_signing(net):
             chain.send("TrainingRounds", "claimAndCommit", round_id, 0)
 
 
+def test_a_gas_floor_raises_the_limit_above_the_estimate(net):
+    """A call that may cost more once mined than estimated (a proposal attestation that turns out to be the
+    quorum's last, which finalizes) goes out with at least its floor; without one, estimate x margin."""
+    with chain_in_new_job(net, "TEST::3", slots=2) as (chain, job, round_id):
+        chain.ensure_stake(TRAINER, int(chain.job_spec(job)["trainerStake"]))
+        [plain] = chain.send("TrainingRounds", "claimAndCommit", round_id, 0, b"\x01" * 32)
+        [floored] = chain.send("StakeManager", "stake", TRAINER, value=1, gas_floor=900_000)
+        plain_limit, floored_limit = (chain.web3.eth.get_transaction(e.tx)["gas"] for e in (plain, floored))
+        used = chain.web3.eth.get_transaction_receipt(plain.tx)["gasUsed"]
+        assert used < plain_limit < 900_000 and floored_limit == 900_000
+
+
 def test_a_race_lost_after_the_estimate_is_named_from_the_mined_block(net, monkeypatch):
     job = new_job(net, slots=2)
     with connected(net.network):

@@ -17,6 +17,8 @@ from protocol_helpers import (
     proposal_digest,
 )
 
+from agents.node.verifier import finality_gas
+
 SPEC = DEFAULT_SPEC
 ALL = bits(0, 1, 2)
 
@@ -160,34 +162,83 @@ def test_finalize_records_mints_and_opens_next_round(
         rounds.finalize(round_id, cid, weights_hash, metrics, sender=outsider)
 
 
-def test_proposal_attestations_close_its_window(
-    create_job, flow, rounds, token, trainers, verifiers, aggregator, outsider
+def test_the_attestation_that_completes_the_quorum_finalizes(
+    create_job, staked, flow, rounds, models, token, trainers, verifiers, aggregator, outsider
 ):
-    _, round_id = create_job(attestationQuorum=2)
+    """Quorum 2: the first attestation only counts; the second closes the window and finalizes the round in
+    its own transaction (no finalize call), with the rewards of a finalized round and the next round open."""
+    job, round_id = create_job(attestationQuorum=2)
     updates = flow.commit(round_id, trainers[:3])
     flow.reveal(round_id, updates)
     flow.attest(round_id, ALL, verifiers[:2])
     assert rounds.phaseOf(round_id) == AGGREGATION
     proposal = flow.propose(round_id, ALL)
-    receipt = rounds.attestProposal(round_id, sender=verifiers[0])
+    receipt = rounds.attestProposal(round_id, *proposal, sender=verifiers[0])
     assert receipt.events == [rounds.ProposalAttested(round_id, verifiers[0], 1, 1)]
     with ape.reverts(rounds.TrainingRoundsAlreadyAttestedProposal, roundId=round_id, verifier=verifiers[0]):
-        rounds.attestProposal(round_id, sender=verifiers[0])
+        rounds.attestProposal(round_id, *proposal, sender=verifiers[0])
     with ape.reverts(rounds.TrainingRoundsNotFinalizable, roundId=round_id):
         rounds.finalize(round_id, *proposal, sender=outsider)
     with ape.reverts(rounds.TrainingRoundsInsufficientStake, account=trainers[0]):
-        rounds.attestProposal(round_id, sender=trainers[0])
-    rounds.attestProposal(round_id, sender=verifiers[1])
-    assert rounds.proposalOf(round_id).finalizable
-    with ape.reverts(rounds.TrainingRoundsNoProposal, roundId=round_id):
-        rounds.attestProposal(round_id, sender=verifiers[2])
-    rounds.finalize(round_id, *proposal, sender=outsider)
+        rounds.attestProposal(round_id, *proposal, sender=trainers[0])
+    assert token.totalSupply() == 0
+    receipt = rounds.attestProposal(round_id, *proposal, sender=verifiers[1])
+    assert receipt.events.filter(rounds.ProposalAttested) == [
+        rounds.ProposalAttested(round_id, verifiers[1], 1, 2)
+    ]
+    [finalized] = receipt.events.filter(rounds.RoundFinalized)
+    assert finalized.roundId == round_id and finalized.generation == 1 and finalized.aggregator == aggregator
+    assert len(receipt.events.filter(rounds.RoundOpened)) == 1
+    assert rounds.phaseOf(round_id) == FINALIZED
+    assert models.generationCount(job) == 2
     assert token.totalSupply() == 3 * SPEC["rewardPerUpdate"] + SPEC["aggregatorReward"]
+    with ape.reverts(rounds.TrainingRoundsNoProposal, roundId=round_id):
+        rounds.attestProposal(round_id, *proposal, sender=verifiers[2])
+    with ape.reverts(rounds.TrainingRoundsNoProposal, roundId=round_id):
+        rounds.finalize(round_id, *proposal, sender=outsider)
+
+
+def test_attest_proposal_binds_the_proposed_values(create_job, staked, flow, rounds, trainers, verifiers):
+    """An attestation names the values it recomputed: any other cid, weights hash or metrics revert, and the
+    attestation is not counted."""
+    _, round_id = create_job(attestationQuorum=2)
+    updates = flow.commit(round_id, trainers[:3])
+    flow.reveal(round_id, updates)
+    flow.attest(round_id, ALL, verifiers[:2])
+    cid, weights_hash, metrics = flow.propose(round_id, ALL)
+    for args in (
+        ("bafybeiother", weights_hash, metrics),
+        (cid, keccak(text="other"), metrics),
+        (cid, weights_hash, [*metrics[:-1], metrics[-1] + 1]),
+    ):
+        with ape.reverts(rounds.TrainingRoundsProposalMismatch, roundId=round_id):
+            rounds.attestProposal(round_id, *args, sender=verifiers[0])
+    assert rounds.proposalOf(round_id).attestations == 0
+    assert rounds.attestedBy(round_id, verifiers[0]) >> 255 == 0
+
+
+@pytest.mark.parametrize("size", [1, 4])
+def test_the_verifier_agents_gas_limit_covers_finality(
+    create_job, staked, flow, rounds, trainers, verifiers, size
+):
+    """The verifier agent sends every proposal attestation with ``finality_gas`` (another's attestation may
+    land first and make its own the finalizing one): that covers finality on a job's first round, the
+    dearest (fresh storage for every slot and trainer)."""
+    _, round_id = create_job(attestationQuorum=2, minSlots=size, maxSlots=size)
+    updates = flow.commit(round_id, trainers[:size])
+    flow.reveal(round_id, updates)
+    accepted = bits(*range(size))
+    flow.attest(round_id, accepted, verifiers[:2])
+    proposal = flow.propose(round_id, accepted)
+    rounds.attestProposal(round_id, *proposal, sender=verifiers[0])
+    receipt = rounds.attestProposal(round_id, *proposal, sender=verifiers[1])
+    assert receipt.events.filter(rounds.RoundFinalized)
+    assert receipt.gas_used <= finality_gas(size)
 
 
 def test_attest_proposal_without_proposal_reverts(rounds, round_id, attested, verifiers):
     with ape.reverts(rounds.TrainingRoundsNoProposal, roundId=round_id):
-        rounds.attestProposal(round_id, sender=verifiers[0])
+        rounds.attestProposal(round_id, "c", keccak(text="w"), [], sender=verifiers[0])
 
 
 def test_verifiers_share_the_pool_by_attestations_of_accepted_updates(
