@@ -4,9 +4,8 @@ For round sizes of 1, 10 and 50 updates, a job whose rounds offer exactly that m
 rounds on the fast path: every trainer claims and commits in one call and reveals; `QUORUM` verifiers
 attest every update in one call each; the aggregator proposes; the verifiers attest the proposal, and
 the attestation that completes the quorum finalizes: it mints the trainers' and the aggregator's rewards
-and opens the next round; each verifier claims its shares of
-all the rounds in one call (rewards are pulled, so claims batch), and that claim's gas is spread evenly
-over the rounds.
+and opens the next round; each verifier claims its shares of all the rounds in one call (rewards are
+pulled, so claims batch), and that claim's gas is spread evenly over the rounds.
 Every receipt's `gasUsed` is summed per round and divided by the number of accepted updates.
 
 The first round of a job writes fresh storage (its slots, their commitments, each trainer's first claim
