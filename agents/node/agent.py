@@ -39,6 +39,10 @@ class StopAgent(Exception):
     """Raised by a tick when the agent has done what it was asked."""
 
 
+class BookBehind(ConnectionError):
+    """The chain's state is ahead of the events synced so far: retried after the next sync."""
+
+
 class Agent:
     """Base of the trainer, verifier and aggregator: a chain, an IPFS store, and job contexts."""
 
@@ -101,6 +105,8 @@ class Agent:
         if (round_id, slots) in self._generations:
             return self._generations[(round_id, slots)]
         record = self.chain.book.rounds[round_id]
+        if unseen := record.unseen(slots):
+            raise BookBehind(f"round {record.number}: the reveals of slots {unseen} are not synced yet")
         ctx = self.context(record.job_id)
         chosen = [record.reveals[s] for s in sorted(record.reveals) if slots >> s & 1]
         sizes = [len(ctx.shard(Task.of(record.task_seed, r.trainer, ctx.shard_count).shard)) for r in chosen]

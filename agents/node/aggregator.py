@@ -1,6 +1,7 @@
 """The aggregator agent: when a round reaches Aggregation, aggregate its accepted updates with the job's
-rule, evaluate the new generation on held-out data, upload it, propose it, and finalize it once the
-proposal window has closed. A rejected proposal (anyone's) leaves the round open to a new one.
+rule (computed ahead while the verifiers check them), evaluate the new generation on held-out data,
+upload it, propose it, and finalize it once the proposal window has closed. A rejected proposal
+(anyone's) leaves the round open to a new one.
 """
 
 from __future__ import annotations
@@ -48,6 +49,10 @@ class Aggregator(Agent):
         )
         if due and accepted:
             self._propose(record, accepted)
+        elif phase == CHALLENGE and accepted and not record.unseen(accepted):
+            # While the verifiers check, build the generation of every update still standing: the usual
+            # outcome, so the proposal waits only for the upload once they have attested.
+            self.generation_for(record.round_id, accepted)
         elif phase == PROPOSAL and record.proposals:
             view = as_dict(self.chain.view("TrainingRounds", "proposalOf", record.round_id))
             if view["finalizable"] or (not view["disputed"] and now > view["deadline"]):

@@ -69,6 +69,11 @@ class RoundRecord:
         """The slots ``trainer`` committed in."""
         return {s for s, t in self.commits.items() if t.lower() == trainer.lower()}
 
+    def unseen(self, slots: int) -> list[int]:
+        """The slots of the bitmap ``slots`` whose reveal this record has not seen yet (a view of the
+        chain read after the last sync can be ahead of it)."""
+        return [s for s in range(slots.bit_length()) if slots >> s & 1 and s not in self.reveals]
+
 
 @dataclass
 class Book:

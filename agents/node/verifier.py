@@ -132,7 +132,10 @@ class Verifier(Agent):
         if key not in self.inspections:
             ctx = self.context(record.job_id)
             state = self.weights(record.job_id, record.generation)
-            self.inspections[key] = inspect(self.store, ctx, state, record.reveals[slot])
+            inspection = inspect(self.store, ctx, state, record.reveals[slot])
+            if inspection.update is not None:  # the generation this verifier recomputes needs it again
+                self._updates[key] = inspection.update
+            self.inspections[key] = inspection
         return self.inspections[key]
 
     def _replayed(self, record: RoundRecord, slot: int, segments: Sequence[int]) -> dict[int, bool]:
