@@ -15,6 +15,7 @@ from ape.exceptions import ProviderNotConnectedError
 from ape_node.provider import NodeSoftwareNotInstalledError
 from web3 import HTTPProvider, Web3
 
+from agents.chain.keepalive import KeepAliveProvider
 from agents.deployments import PROJECT_ROOT, aoai_home, load_deployment
 
 
@@ -68,16 +69,18 @@ def deployed_contracts() -> dict[str, Any]:
 
 
 def rpc_web3(provider: Any) -> Web3:
-    """A web3 client for an agent's many small calls to the node behind ape's ``provider``.
-
-    Over HTTP, its requests session takes proxy settings from the environment once: by default requests
-    looks them (and ~/.netrc) up on every call, a third of the CPU of an ``eth_call``. Any other
-    transport keeps ape's own client.
+    """A web3 client for an agent's many small calls to the node behind ape's ``provider``: over HTTP,
+    one kept-alive connection (:mod:`agents.chain.keepalive`); through a proxy the environment names, a
+    requests session that reads those settings once (by default requests looks them, and ~/.netrc, up on
+    every call). Any other transport keeps ape's own client.
     """
     uri = str(provider.uri)
     if not uri.startswith(("http://", "https://")):
         return provider.web3  # type: ignore[no-any-return]
+    proxies = requests.utils.get_environ_proxies(uri)
+    if not proxies:
+        return Web3(KeepAliveProvider(uri))
     session = requests.Session()
-    session.proxies.update(requests.utils.get_environ_proxies(uri))
+    session.proxies.update(proxies)
     session.trust_env = False
     return Web3(HTTPProvider(uri, session=session))
