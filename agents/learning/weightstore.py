@@ -6,20 +6,27 @@ expected bytes (the hash the chain stores, so contracts can compare it with ``ke
 maximum size, and bounded in time: js-ipfs blocks forever on ``cat`` of content it cannot find, so each
 call has a timeout (also passed to the daemon) and a limited number of retries. All failures raise
 :class:`WeightStoreError`.
+
+Adds and reads, an agent's dozens of calls a round, go over one kept-alive connection
+(:class:`~agents.http_connection.KeptAliveConnection`, ~0.2 ms of client CPU a small read where
+ipfshttpclient takes 1.2 ms); pinning goes through ipfshttpclient.
 """
 
 from __future__ import annotations
 
+import json
 import time
+import uuid
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, TypeVar
+from typing import TypeVar
+from urllib.parse import urlencode
 
-import httpx
 import ipfshttpclient
 
+from agents.http_connection import KeptAliveConnection
 from agents.learning.codec import DEFAULT_MAX_BYTES
 from agents.learning.errors import WeightStoreError
 from agents.learning.hashing import keccak256
@@ -65,8 +72,7 @@ class WeightStore:
         # Built directly: ipfshttpclient.connect() refuses daemon versions it does not know (js-ipfs 0.18).
         self._client = ipfshttpclient.Client(api, timeout=timeout)
         host, port = api.split("/")[2], api.split("/")[4]
-        self._http_base = f"http://{host}:{port}/api/v0"
-        self._http = httpx.Client(timeout=timeout)
+        self._http = KeptAliveConnection(f"http://{host}:{port}/api/v0", timeout)
 
     def _call(self, what: str, fn: Callable[[], T]) -> T:
         last: Exception | None = None
@@ -77,7 +83,7 @@ class WeightStore:
                 with warnings.catch_warnings():
                     warnings.filterwarnings("ignore", category=FutureWarning, module="urllib3")
                     return fn()
-            except (ipfshttpclient.exceptions.Error, httpx.HTTPError) as exc:
+            except (ipfshttpclient.exceptions.Error, ConnectionError) as exc:
                 last = exc
         raise WeightStoreError(f"IPFS {what} via {self.api} failed after {self.retries + 1} attempts: {last}")
 
@@ -95,14 +101,17 @@ class WeightStore:
         # CPU per add.
         pinned = str(pin).lower()
         params = {"cid-version": "1", "cid-base": "base32", "chunker": "size-1048576", "pin": pinned}
-        files = {"file": ("blob", data, "application/octet-stream")}
-        added = self._call("add", lambda: self._rpc("add", params, files=files))
+        boundary = uuid.uuid4().hex
+        body = b"".join((
+            f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"blob\"\r\n".encode(),
+            b"Content-Type: application/octet-stream\r\n\r\n", data, f"\r\n--{boundary}--\r\n".encode(),
+        ))  # fmt: skip
+        added = self._call("add", lambda: json.loads(self._rpc("add", params, body, boundary)))
         return StoredObject(cid=str(added["Hash"]), size=len(data), data=data)
 
     def get(self, cid: str, expected_keccak256: bytes) -> bytes:
         """The bytes of ``cid`` if at most ``max_bytes`` long and hashing to ``expected_keccak256``."""
-        opts = {"length": self.max_bytes + 1, "timeout": self._daemon_timeout}
-        data = self._call("cat " + cid, lambda: self._client.cat(cid, opts=opts, timeout=self.timeout))
+        data = self._cat(cid, self.max_bytes + 1)
         if len(data) > self.max_bytes:
             raise WeightStoreError(f"{cid} is larger than the limit of {self.max_bytes} bytes")
         if keccak256(data) != expected_keccak256:
@@ -114,8 +123,12 @@ class WeightStore:
         whose parts the caller checks against hashes it already trusts (a trace's checkpoints)."""
         if not 0 <= length <= self.max_bytes:
             raise WeightStoreError(f"cannot read {length} bytes: the store limit is {self.max_bytes}")
-        opts = {"length": length, "timeout": self._daemon_timeout}
-        return bytes(self._call("cat " + cid, lambda: self._client.cat(cid, opts=opts, timeout=self.timeout)))
+        return self._cat(cid, length)
+
+    def _cat(self, cid: str, length: int) -> bytes:
+        """At most ``length`` bytes of ``cid``, as the daemon sends them."""
+        params = {"arg": cid, "length": str(length), "timeout": self._daemon_timeout}
+        return self._call("cat " + cid, lambda: self._rpc("cat", params))
 
     def pin(self, cid: str) -> None:
         """Pin ``cid`` on this daemon (fetching it if needed) so garbage collection keeps it."""
@@ -129,9 +142,8 @@ class WeightStore:
 
     def pinned(self) -> set[str]:
         """CIDs pinned recursively, in base32 CIDv1 form."""
-        response = self._call(
-            "pin ls", lambda: self._rpc("pin/ls", {"type": "recursive", "cid-base": "base32"})
-        )
+        params = {"type": "recursive", "cid-base": "base32"}
+        response = self._call("pin ls", lambda: json.loads(self._rpc("pin/ls", params)))
         keys = response.get("Keys", {})
         return set(keys) if isinstance(keys, dict) else set()
 
@@ -142,11 +154,13 @@ class WeightStore:
         """
         self._call("swarm connect", lambda: self._rpc("swarm/connect", {"arg": peer}))
 
-    def _rpc(self, command: str, params: dict[str, str], **request: Any) -> dict[str, object]:
-        response = self._http.post(f"{self._http_base}/{command}", params=params, **request)
-        response.raise_for_status()
-        result: dict[str, object] = response.json()
-        return result
+    def _rpc(self, command: str, params: dict[str, str], body: bytes = b"", boundary: str = "") -> bytes:
+        """The body of the daemon's answer to ``command``; an error answer raises ConnectionError."""
+        kind = f"multipart/form-data; boundary={boundary}" if boundary else "application/octet-stream"
+        status, answer = self._http.post(f"/{command}?{urlencode(params)}", body, {"Content-Type": kind})
+        if status != 200:
+            raise ConnectionError(f"IPFS {command}: HTTP {status}: {answer[:300].decode(errors='replace')}")
+        return answer
 
     def close(self) -> None:
         self._client.close()

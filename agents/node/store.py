@@ -17,8 +17,7 @@ class Store(WeightStore):
 
     def get_document(self, cid: str) -> bytes:
         """A small document by CID, size-capped; integrity rests on the daemon's CID check."""
-        opts = {"length": MAX_DOCUMENT_BYTES + 1, "timeout": self._daemon_timeout}
-        data = self._call("cat " + cid, lambda: self._client.cat(cid, opts=opts, timeout=self.timeout))
+        data = self._cat(cid, MAX_DOCUMENT_BYTES + 1)
         if len(data) > MAX_DOCUMENT_BYTES:
             raise WeightStoreError(f"{cid} is larger than {MAX_DOCUMENT_BYTES} bytes")
         return bytes(data)

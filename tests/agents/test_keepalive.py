@@ -36,9 +36,9 @@ def test_calls_share_one_connection_and_web3_works_over_it():
         assert web3.eth.get_balance(account) > 0
         error = web3.provider.make_request("eth_call", [{"to": account, "data": "0xzz"}, "latest"])
         assert "error" in error  # a JSON-RPC error is the node's answer, not a transport failure
-        connection = web3.provider._local.connection
+        connection = web3.provider.connection._local.connection
         web3.eth.get_block("latest")
-        assert web3.provider._local.connection is connection
+        assert web3.provider.connection._local.connection is connection
 
 
 def test_a_proxy_from_the_environment_keeps_the_requests_transport(monkeypatch):
