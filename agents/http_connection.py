@@ -10,7 +10,9 @@ import threading
 from urllib.parse import urlsplit
 
 STALE = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError)
-"""How a reused connection fails when the server closed it while idle: the request never reached it."""
+"""How a reused connection fails when the server closed it while idle. The request is then sent once more
+on a new connection: every call made here is safe to repeat (reads, content-addressed adds, a signed
+transaction, which the node takes once)."""
 
 
 class KeptAliveConnection:
