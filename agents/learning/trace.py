@@ -15,8 +15,8 @@ from typing import Any
 
 import torch
 
-from agents.learning.batched_replay import replay_segments
-from agents.learning.codec import encode_state
+from agents.learning.batched_replay import SegmentStart, replay_segments
+from agents.learning.codec import State, encode_state
 from agents.learning.dataset import Dataset
 from agents.learning.errors import TraceError
 from agents.learning.hashing import sha256
@@ -71,9 +71,15 @@ def relative_distance(
     start: Mapping[str, torch.Tensor],
 ) -> float:
     """``||claimed - replayed|| / ||replayed - start||`` over all checkpoint tensors (float64)."""
-    off = sum(float((claimed[n].double() - replayed[n].double()).pow(2).sum()) for n in replayed)
-    moved = sum(float((replayed[n].double() - start[n].double()).pow(2).sum()) for n in replayed)
-    return (off / max(moved, 1e-300)) ** 0.5
+    names = sorted(replayed)
+
+    def flat(state: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        return torch.cat([state[n].detach().reshape(-1) for n in names]).double()
+
+    at = flat(replayed)
+    off = float(torch.linalg.vector_norm(flat(claimed) - at))
+    moved = float(torch.linalg.vector_norm(at - flat(start)))
+    return off / max(moved, 1e-300)
 
 
 def replay_segment(
@@ -87,12 +93,24 @@ def replay_segment(
     start_checkpoint: bytes,
 ) -> bytes:
     """Canonical bytes of checkpoint ``segment + 1`` recomputed from checkpoint ``segment``."""
+    start = decode_checkpoint(start_checkpoint, skill, config, hp)
+    return encode_state(_replay(skill, config, global_state, shard, seed, hp, segment, start))
+
+
+def _replay(
+    skill: Skill,
+    config: Mapping[str, Any],
+    global_state: Mapping[str, torch.Tensor],
+    shard: Dataset,
+    seed: int,
+    hp: HyperParams,
+    segment: int,
+    start: State,
+) -> State:
     steps = checkpoint_steps(hp)
     if not 0 <= segment < len(steps) - 1:
         raise TraceError(f"no segment {segment} among {len(steps) - 1}")
-    start = decode_checkpoint(start_checkpoint, skill, config, hp)
-    end = run_steps(skill, config, start, global_state, shard, seed, hp, steps[segment], steps[segment + 1])
-    return encode_state(end)
+    return run_steps(skill, config, start, global_state, shard, seed, hp, steps[segment], steps[segment + 1])
 
 
 @dataclass(frozen=True)
@@ -125,36 +143,49 @@ def check_segment(
     Accepted when the proofs hold and the replay is bit-exact or, with ``tolerance`` > 0, within
     that relative distance. Malformed checkpoint bytes raise :class:`WeightFormatError`.
     """
-    replayed = replay_segment(skill, config, global_state, shard, seed, hp, segment, start_checkpoint)
-    return _judge(
-        skill, config, hp, root, segment, start_checkpoint, end_checkpoint, proofs, replayed, tolerance
-    )
+    checkpoints = _Checkpoints(skill, config, hp, {segment: start_checkpoint, segment + 1: end_checkpoint})
+    replayed = _replay(skill, config, global_state, shard, seed, hp, segment, checkpoints.state(segment))
+    return _judge(root, segment, checkpoints, proofs, replayed, tolerance)
+
+
+class _Checkpoints:
+    """A trace's checkpoint bytes by index, each decoded at most once, when first needed."""
+
+    def __init__(
+        self,
+        skill: Skill,
+        config: Mapping[str, Any],
+        hp: HyperParams,
+        blobs: Mapping[int, bytes],
+        states: Mapping[int, State] | None = None,
+    ) -> None:
+        self.skill, self.config, self.hp, self.blobs = skill, config, hp, blobs
+        self._states = dict(states or {})
+
+    def state(self, index: int) -> State:
+        if index not in self._states:
+            self._states[index] = decode_checkpoint(self.blobs[index], self.skill, self.config, self.hp)
+        return self._states[index]
 
 
 def _judge(
-    skill: Skill,
-    config: Mapping[str, Any],
-    hp: HyperParams,
     root: bytes,
     segment: int,
-    start: bytes,
-    end: bytes,
+    checkpoints: _Checkpoints,
     proofs: tuple[Sequence[bytes], Sequence[bytes]],
-    replayed: bytes,
+    replayed: State,
     tolerance: float,
 ) -> SegmentVerdict:
-    """The verdict on a segment from ``end`` (claimed) and ``replayed`` (recomputed from ``start``)."""
+    """The verdict on a segment from its claimed end checkpoint and ``replayed`` (recomputed from its
+    start). The claimed end is decoded only when the replay's bytes differ from it."""
+    start, end = checkpoints.blobs[segment], checkpoints.blobs[segment + 1]
     proofs_valid = verify_proof(root, segment, sha256(start), proofs[0]) and verify_proof(
         root, segment + 1, sha256(end), proofs[1]
     )
-    exact = replayed == end
+    exact = encode_state(replayed) == end
     distance = 0.0
     if not exact:
-        distance = relative_distance(
-            decode_checkpoint(end, skill, config, hp),
-            decode_checkpoint(replayed, skill, config, hp),
-            decode_checkpoint(start, skill, config, hp),
-        )
+        distance = relative_distance(checkpoints.state(segment + 1), replayed, checkpoints.state(segment))
     return SegmentVerdict(
         segment=segment,
         proofs_valid=proofs_valid,
@@ -176,28 +207,61 @@ def check_segments(
     segments: Sequence[int],
     tolerance: float = REPLAY_TOLERANCE,
 ) -> dict[int, SegmentVerdict]:
-    """:func:`check_segment` for several segments of one trace (``checkpoints``, hashed by ``trace``),
-    replayed together by :func:`replay_segments`. A segment the batched replay does not accept, or every
-    segment when the skill's model cannot be batched, is judged by its own sequential replay."""
-    if any(not 0 <= s < trace.num_segments for s in segments):
-        raise TraceError(f"segments {list(segments)} are not all among {trace.num_segments}")
-    starts = {s: decode_checkpoint(checkpoints[s], skill, config, hp) for s in segments}
+    """:func:`check_segment` for several segments of one trace (``checkpoints``, hashed by ``trace``): see
+    :func:`check_traces`."""
+    check = TraceCheck(shard, seed, trace, checkpoints, segments)
+    return check_traces(skill, config, global_state, hp, [check], tolerance)[0]
+
+
+@dataclass(frozen=True)
+class TraceCheck:
+    """Segments to spot-check in one update's trace: its trainer's shard and seed, the trace, its
+    checkpoints' bytes and, if at hand, those checkpoints decoded."""
+
+    shard: Dataset
+    seed: int
+    trace: Trace
+    checkpoints: Sequence[bytes]
+    segments: Sequence[int]
+    decoded: Sequence[State] = ()
+
+
+def check_traces(
+    skill: Skill,
+    config: Mapping[str, Any],
+    global_state: Mapping[str, torch.Tensor],
+    hp: HyperParams,
+    checks: Sequence[TraceCheck],
+    tolerance: float = REPLAY_TOLERANCE,
+) -> list[dict[int, SegmentVerdict]]:
+    """:func:`check_segment` for segments of several updates to the same global weights, all replayed
+    together by :func:`replay_segments`; the verdicts by segment, per check. A segment the batched replay
+    does not accept, or every segment when the skill's model cannot be batched, is judged by its own
+    sequential replay."""
+    for check in checks:
+        if any(not 0 <= s < check.trace.num_segments for s in check.segments):
+            raise TraceError(f"segments {list(check.segments)} are not all among {check.trace.num_segments}")
+    blobs = [
+        _Checkpoints(skill, config, hp, dict(enumerate(c.checkpoints)), dict(enumerate(c.decoded)))
+        for c in checks
+    ]
+    rows = [(i, s) for i, check in enumerate(checks) for s in check.segments]
+    starts = [SegmentStart(checks[i].shard, checks[i].seed, s, blobs[i].state(s)) for i, s in rows]
     try:
-        replayed = replay_segments(skill, config, global_state, shard, seed, hp, starts) if starts else {}
+        replayed = dict(zip(rows, replay_segments(skill, config, global_state, hp, starts), strict=True))
     except RuntimeError:  # an operation torch.func.vmap cannot batch
         replayed = {}
-    verdicts: dict[int, SegmentVerdict] = {}
-    for segment in segments:
-        start, end = checkpoints[segment], checkpoints[segment + 1]
-        proofs = trace.segment_proofs(segment)
-        if segment in replayed:
-            verdict = _judge(
-                skill, config, hp, trace.root, segment, start, end, proofs, replayed[segment], tolerance
-            )
+    verdicts: list[dict[int, SegmentVerdict]] = [{} for _ in checks]
+    for i, segment in rows:
+        check = checks[i]
+        proofs = check.trace.segment_proofs(segment)
+        if (i, segment) in replayed:
+            verdict = _judge(check.trace.root, segment, blobs[i], proofs, replayed[(i, segment)], tolerance)
             if verdict.accepted:
-                verdicts[segment] = verdict
+                verdicts[i][segment] = verdict
                 continue
-        verdicts[segment] = check_segment(
-            skill, config, global_state, shard, seed, hp, trace.root, segment, start, end, proofs, tolerance
+        sequential = _replay(
+            skill, config, global_state, check.shard, check.seed, hp, segment, blobs[i].state(segment)
         )
+        verdicts[i][segment] = _judge(check.trace.root, segment, blobs[i], proofs, sequential, tolerance)
     return verdicts

@@ -28,7 +28,7 @@ from agents.learning.hyperparams import HyperParams
 from agents.learning.sharding import shard
 from agents.learning.skills.registry import Skill, get_skill
 from agents.learning.spotcheck import draw_segments, segments_to_check
-from agents.learning.trace import Trace, check_segments
+from agents.learning.trace import Trace, TraceCheck, check_traces
 from agents.learning.training import (
     checkpoint_steps,
     decode_checkpoint,
@@ -200,6 +200,7 @@ class Inspection:
     update: State | None = None
     checkpoints: tuple[bytes, ...] = ()
     trace: Trace | None = None
+    states: tuple[State, ...] = ()
 
 
 def inspect(store: Store, ctx: JobContext, global_state: State, revealed: Revealed) -> Inspection:
@@ -216,8 +217,7 @@ def inspect(store: Store, ctx: JobContext, global_state: State, revealed: Reveal
         blobs = manifest.split_trace(store.read(manifest.trace_cid, manifest.trace_size))
         if blobs is None:
             return Inspection(0, "the trace object does not hold the manifest's checkpoints")
-        for blob in blobs:
-            decode_checkpoint(blob, ctx.skill, ctx.config, ctx.hp)
+        states = tuple(decode_checkpoint(blob, ctx.skill, ctx.config, ctx.hp) for blob in blobs)
         update = ctx.decode_weights(store.get(manifest.update.cid, manifest.update.keccak256))
     except (ManifestError, LearningError) as error:
         return Inspection(0, f"malformed: {error}")
@@ -227,27 +227,36 @@ def inspect(store: Store, ctx: JobContext, global_state: State, revealed: Reveal
         return Inspection(0, "the trace does not start from the round's generation", trace=trace)
     if max(float(t.abs().max()) for t in update.values()) > MAX_UPDATE_ABS:
         return Inspection(last, "update out of bounds", trace=trace)
-    final = model_part(decode_checkpoint(blobs[-1], ctx.skill, ctx.config, ctx.hp))
+    final = model_part(states[-1])
     if any(not torch.equal(update[n], final[n] - global_state[n]) for n in update):
         return Inspection(last, "update is not the trace's last checkpoint minus the generation", trace=trace)
     quality = update_quality(ctx.skill, ctx.config, global_state, update, ctx.splits.validation)
-    return Inspection(None, "ok", round(quality.improvement * METRIC_SCALE), update, blobs, trace)
+    return Inspection(None, "ok", round(quality.improvement * METRIC_SCALE), update, blobs, trace, states)
 
 
 def segments_ok(
-    ctx: JobContext, global_state: State, task: Task, inspection: Inspection, segments: Sequence[int]
-) -> dict[int, bool]:
-    """Whether each of ``segments`` of an inspected update replays to its committed checkpoint (replayed
-    together, see :func:`check_segments`)."""
-    trace = inspection.trace
-    if inspection.fault is not None or trace is None:
-        return dict.fromkeys(segments, False)
-    valid = [s for s in segments if 0 <= s < ctx.num_segments]
-    verdicts = check_segments(
-        ctx.skill, ctx.config, global_state, ctx.shard(task.shard), task.seed, ctx.hp, trace,
-        inspection.checkpoints, valid,
-    )  # fmt: skip
-    return {s: s in verdicts and verdicts[s].accepted for s in segments}
+    ctx: JobContext, global_state: State, checks: Mapping[int, tuple[Task, Inspection, Sequence[int]]]
+) -> dict[int, dict[int, bool]]:
+    """Whether each listed segment of each inspected update (task, inspection, segments by slot) replays to
+    its committed checkpoint; the updates' segments are replayed together (see :func:`check_traces`)."""
+    replayable = {
+        slot: TraceCheck(
+            ctx.shard(task.shard),
+            task.seed,
+            inspection.trace,
+            inspection.checkpoints,
+            [s for s in segments if 0 <= s < ctx.num_segments],
+            inspection.states,
+        )
+        for slot, (task, inspection, segments) in checks.items()
+        if inspection.fault is None and inspection.trace is not None
+    }
+    checked = check_traces(ctx.skill, ctx.config, global_state, ctx.hp, list(replayable.values()))
+    verdicts = dict(zip(replayable, checked, strict=True))
+    return {
+        slot: {s: s in verdicts.get(slot, {}) and verdicts[slot][s].accepted for s in segments}
+        for slot, (_, _, segments) in checks.items()
+    }
 
 
 def drawn_segments(ctx: JobContext, seed: bytes, slot: int) -> list[int]:
