@@ -2,8 +2,9 @@
 measure how often cheats are caught and honest trainers wrongly flagged.
 
 It mirrors the agents' verifier: the trace must start from the round's generation, the update must be
-the last checkpoint minus the generation, then ``k`` = :func:`segments_to_check` segments drawn by
-:func:`draw_segments` from 32 bytes of randomness are replayed by :func:`check_segment`.
+the last checkpoint minus the generation (as the network derives it from a published trace), then
+``k`` = :func:`segments_to_check` segments drawn by :func:`draw_segments` from 32 bytes of randomness
+are replayed by :func:`check_segment`.
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@ all the work. Each returns a :class:`~agents.learning.training.LocalTraining`, t
 :func:`~agents.learning.training.train_locally` returns, so it can be published as is.
 
 What catches them (see :mod:`agents.attacks.audit`): a skipped segment does not replay; an update
-that is not the last checkpoint minus the generation is refused; a copied trace was trained with
+that is not the last checkpoint minus the generation is refused (the network only publishes the trace
+and derives the update from it); a copied trace was trained with
 another trainer's seed (derived from its address) and so does not replay for the copier; a replayed
 old trace does not start from the round's generation.
 """

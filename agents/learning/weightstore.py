@@ -118,16 +118,20 @@ class WeightStore:
             raise WeightStoreError(f"{cid}: content does not match the expected keccak256")
         return bytes(data)
 
-    def read(self, cid: str, length: int) -> bytes:
-        """At most the first ``length`` bytes of ``cid`` (at most ``max_bytes``), unchecked: for content
-        whose parts the caller checks against hashes it already trusts (a trace's checkpoints)."""
-        if not 0 <= length <= self.max_bytes:
-            raise WeightStoreError(f"cannot read {length} bytes: the store limit is {self.max_bytes}")
-        return self._cat(cid, length)
+    def read(self, cid: str, length: int, offset: int = 0) -> bytes:
+        """At most ``length`` bytes (at most ``max_bytes``) of ``cid`` from byte ``offset`` on, unchecked:
+        for content whose parts the caller checks against hashes it already trusts (an update bundle)."""
+        if not 0 <= length <= self.max_bytes or offset < 0:
+            raise WeightStoreError(
+                f"cannot read {length} bytes at {offset}: the store limit is {self.max_bytes}"
+            )
+        return self._cat(cid, length, offset)
 
-    def _cat(self, cid: str, length: int) -> bytes:
-        """At most ``length`` bytes of ``cid``, as the daemon sends them."""
+    def _cat(self, cid: str, length: int, offset: int = 0) -> bytes:
+        """At most ``length`` bytes of ``cid`` from ``offset`` on, as the daemon sends them."""
         params = {"arg": cid, "length": str(length), "timeout": self._daemon_timeout}
+        if offset:
+            params["offset"] = str(offset)
         return self._call("cat " + cid, lambda: self._rpc("cat", params))
 
     def pin(self, cid: str) -> None:

@@ -21,11 +21,10 @@ from agents.learning.codec import State
 from agents.learning.errors import WeightStoreError
 from agents.node.cpu_slots import CpuSlots
 from agents.node.events import Event
-from agents.node.manifest import parse_update
 from agents.node.protocol import Chain
 from agents.node.sender import Reverted
 from agents.node.store import Store
-from agents.node.work import Generation, JobContext, Revealed, Task, aggregate_generation
+from agents.node.work import Generation, JobContext, Revealed, Task, aggregate_generation, read_update
 
 IDLE_TICK_SECONDS = 1.0
 RETRY_SECONDS = 0.5
@@ -90,14 +89,12 @@ class Agent:
         return self._weights[key]
 
     def update_state(self, revealed: Revealed) -> State:
-        """The update tensor behind a revealed manifest (hash-checked, safely decoded)."""
+        """The update behind a revealed bundle (hash-checked, safely decoded; see :func:`read_update`)."""
         key = (revealed.round_id, revealed.slot)
         if key not in self._updates:
-            ctx = self.context(self.chain.book.rounds[revealed.round_id].job_id)
-            manifest = parse_update(self.store.get(revealed.cid, revealed.update_hash))
-            self._updates[key] = ctx.decode_weights(
-                self.store.get(manifest.update.cid, manifest.update.keccak256)
-            )
+            record = self.chain.book.rounds[revealed.round_id]
+            generation = self.weights(record.job_id, record.generation)
+            self._updates[key] = read_update(self.store, self.context(record.job_id), generation, revealed)
         return self._updates[key]
 
     def generation_for(self, round_id: int, slots: int) -> Generation:

@@ -1,11 +1,13 @@
 """The JSON documents agents publish on IPFS: a job's manifest and a trainer's update manifest.
 
-An update is published as three objects: the update tensor, the trace (every checkpoint's canonical
-bytes, one after another) and a small manifest naming both by CID, with the update's keccak256 and each
-checkpoint's sha256 and size. The chain gets ``updateCID`` = the manifest's CID and ``updateHash`` =
-keccak256 of its bytes, and ``traceRoot`` is the Merkle root of the checkpoint sha256 list, so every
-checkpoint read from the trace object is checked against a hash the chain binds. Everything read from
-IPFS is untrusted: :func:`parse_update` refuses anything oversized or off-schema.
+An update is published as one object, its *bundle*: the manifest's length (8 bytes, little-endian), the
+manifest, then the trace (every checkpoint's canonical bytes, one after another). The manifest gives each
+checkpoint's sha256 and size. The chain gets ``updateCID`` = the bundle's CID, ``updateHash`` = keccak256
+of the manifest and ``traceRoot`` = the Merkle root of the checkpoint sha256 list, so every checkpoint
+read from the bundle is checked against a hash the chain binds. The update itself is the last
+checkpoint's weights minus the round's generation: nothing else to publish, nor to disagree with the
+trace. Everything read from IPFS is untrusted: :func:`parse_update` and :func:`open_bundle` refuse
+anything oversized, off-schema or not matching the hashes.
 """
 
 from __future__ import annotations
@@ -25,9 +27,9 @@ from agents.learning.merkle import merkle_root
 MAX_MANIFEST_BYTES = 128 * 1024
 MAX_CHECKPOINTS = 1_025
 MAX_TRACE_BYTES = DEFAULT_MAX_BYTES
-UPDATE_KIND = "aoai-update/2"
+UPDATE_KIND = "aoai-update/3"
+LENGTH_BYTES = 8
 JOB_KIND = "aoai-job/1"
-_CID = re.compile(r"^[a-zA-Z0-9]{10,100}$")
 _HASH = re.compile(r"^0x[0-9a-f]{64}$")
 
 
@@ -36,16 +38,8 @@ class ManifestError(ValueError):
 
 
 @dataclass(frozen=True)
-class Ref:
-    """A blob on IPFS with its keccak256 (what the store checks)."""
-
-    cid: str
-    keccak256: bytes
-
-
-@dataclass(frozen=True)
 class Checkpoint:
-    """One checkpoint of the trace object: its sha256 (a leaf of ``traceRoot``) and its size in bytes."""
+    """One checkpoint of the trace: its sha256 (a leaf of ``traceRoot``) and its size in bytes."""
 
     sha256: bytes
     size: int
@@ -59,8 +53,6 @@ class UpdateManifest:
     round_id: int
     trainer: str
     steps: tuple[int, ...]
-    update: Ref
-    trace_cid: str
     checkpoints: tuple[Checkpoint, ...]
 
     @property
@@ -71,8 +63,12 @@ class UpdateManifest:
     def trace_size(self) -> int:
         return sum(c.size for c in self.checkpoints)
 
+    def checkpoint_offset(self, index: int) -> int:
+        """Where checkpoint ``index`` starts in the trace."""
+        return sum(c.size for c in self.checkpoints[:index])
+
     def split_trace(self, data: bytes) -> tuple[bytes, ...] | None:
-        """The checkpoints in ``data`` (the trace object), or None unless every size and sha256 matches."""
+        """The checkpoints in ``data`` (the bundle's trace), or None unless every size and sha256 matches."""
         if len(data) != self.trace_size:
             return None
         blobs, start = [], 0
@@ -92,15 +88,14 @@ class UpdateManifest:
                 "round": self.round_id,
                 "trainer": self.trainer,
                 "steps": list(self.steps),
-                "update": {"cid": self.update.cid, "keccak256": "0x" + self.update.keccak256.hex()},
-                "trace": {
-                    "cid": self.trace_cid,
-                    "checkpoints": [
-                        {"sha256": "0x" + c.sha256.hex(), "size": c.size} for c in self.checkpoints
-                    ],
-                },
+                "checkpoints": [{"sha256": "0x" + c.sha256.hex(), "size": c.size} for c in self.checkpoints],
             }
         )
+
+    def bundle(self, checkpoints: tuple[bytes, ...]) -> bytes:
+        """The object to publish: this manifest's length and bytes, then the trace."""
+        manifest = self.to_bytes()
+        return len(manifest).to_bytes(LENGTH_BYTES, "little") + manifest + b"".join(checkpoints)
 
 
 def _digest(value: Any) -> bytes:
@@ -109,22 +104,7 @@ def _digest(value: Any) -> bytes:
     return bytes.fromhex(value[2:])
 
 
-def _cid(value: Any) -> str:
-    if not (isinstance(value, str) and _CID.match(value)):
-        raise ManifestError("malformed CID")
-    return value
-
-
-def _ref(value: Any) -> Ref:
-    if not isinstance(value, dict) or set(value) != {"cid", "keccak256"}:
-        raise ManifestError("a reference needs exactly cid and keccak256")
-    return Ref(_cid(value["cid"]), _digest(value["keccak256"]))
-
-
-def _checkpoints(trace: Any) -> tuple[Checkpoint, ...]:
-    if not isinstance(trace, dict) or set(trace) != {"cid", "checkpoints"}:
-        raise ManifestError("a trace needs exactly cid and checkpoints")
-    entries = trace["checkpoints"]
+def _checkpoints(entries: Any) -> tuple[Checkpoint, ...]:
     if not isinstance(entries, list) or not 2 <= len(entries) <= MAX_CHECKPOINTS:
         raise ManifestError(f"a trace needs 2 to {MAX_CHECKPOINTS} checkpoints")
     checkpoints = []
@@ -148,10 +128,10 @@ def parse_update(data: bytes) -> UpdateManifest:
         doc = peerjson.loads(data)
     except peerjson.PeerJSONError as error:
         raise ManifestError(f"not JSON: {error}") from error
-    keys = {"kind", "skill", "round", "trainer", "steps", "update", "trace"}
+    keys = {"kind", "skill", "round", "trainer", "steps", "checkpoints"}
     if not isinstance(doc, dict) or set(doc) != keys or doc["kind"] != UPDATE_KIND:
         raise ManifestError("not an update manifest")
-    checkpoints = _checkpoints(doc["trace"])
+    checkpoints = _checkpoints(doc["checkpoints"])
     steps = doc["steps"]
     if not (isinstance(steps, list) and len(steps) == len(checkpoints)):
         raise ManifestError("one step number per checkpoint")
@@ -166,10 +146,34 @@ def parse_update(data: bytes) -> UpdateManifest:
         round_id=doc["round"],
         trainer=doc["trainer"],
         steps=tuple(steps),
-        update=_ref(doc["update"]),
-        trace_cid=_cid(doc["trace"]["cid"]),
         checkpoints=checkpoints,
     )
+
+
+def manifest_length(head: bytes) -> int:
+    """The manifest's length from a bundle's first bytes (at least :data:`LENGTH_BYTES`)."""
+    length = int.from_bytes(head[:LENGTH_BYTES], "little")
+    if len(head) < LENGTH_BYTES or not 0 < length <= MAX_MANIFEST_BYTES:
+        raise ManifestError(f"a bundle must start with a manifest length of 1 to {MAX_MANIFEST_BYTES} bytes")
+    return length
+
+
+def open_bundle(data: bytes, update_hash: bytes) -> tuple[UpdateManifest, tuple[bytes, ...]]:
+    """The manifest and checkpoints of a whole bundle whose manifest hashes to ``update_hash`` (keccak256);
+    raises :class:`ManifestError` unless every size and hash matches."""
+    end = LENGTH_BYTES + manifest_length(data)
+    manifest = parse_update(checked(data[LENGTH_BYTES:end], update_hash))
+    checkpoints = manifest.split_trace(data[end:])
+    if checkpoints is None:
+        raise ManifestError("the bundle does not hold the manifest's checkpoints")
+    return manifest, checkpoints
+
+
+def checked(manifest: bytes, update_hash: bytes) -> bytes:
+    """``manifest`` if its keccak256 is the revealed ``update_hash``."""
+    if keccak(manifest) != update_hash:
+        raise ManifestError("the manifest does not hash to the revealed updateHash")
+    return manifest
 
 
 @dataclass(frozen=True)

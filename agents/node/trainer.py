@@ -163,7 +163,7 @@ class Trainer(Agent):
         self.say(
             f"attack {self.behaviour}: round {record.number} (gen {record.generation}) shard {task.shard}"
         )
-        return Trained(result.checkpoints, result.update)
+        return Trained(result.checkpoints)
 
     def _commit(self, record: RoundRecord) -> None:
         entry = self._prepare(record)

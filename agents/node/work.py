@@ -37,11 +37,14 @@ from agents.learning.training import (
     run_steps,
 )
 from agents.node.manifest import (
+    LENGTH_BYTES,
     Checkpoint,
     JobManifest,
     ManifestError,
-    Ref,
     UpdateManifest,
+    checked,
+    manifest_length,
+    open_bundle,
     parse_job,
     parse_update,
 )
@@ -52,6 +55,9 @@ MAX_UPDATE_ABS = 1e3
 FAKED_FRACTION, CATCH_PROBABILITY = 0.1, 0.99
 """Spot checks catch a trainer faking 10% of its steps with probability at least 99%."""
 METRIC_SCALE = 1_000_000
+MANIFEST_READ_BYTES = 16 * 1024
+"""First read of a bundle for its manifest (a 100-checkpoint manifest is about 10 KiB; longer ones take a
+second read)."""
 
 
 def architecture_id(skill: str) -> bytes:
@@ -125,8 +131,9 @@ class JobContext:
 
 @dataclass(frozen=True)
 class Trained:
+    """A trainer's traced checkpoints (the update is the last one's weights minus the generation)."""
+
     checkpoints: tuple[bytes, ...]
-    update: State
 
 
 def train(
@@ -144,34 +151,29 @@ def train(
         blobs.append(encode_state(checkpoint))
         if on_segment:
             on_segment(i + 1, len(steps) - 1)
-    final = model_part(checkpoint)
-    return Trained(tuple(blobs), {name: final[name] - global_state[name] for name in final})
+    return Trained(tuple(blobs))
 
 
 def fabricate(ctx: JobContext, global_state: State) -> Trained:
-    """A lazy trainer's output: its unchanged input as the update, behind a trace that never moved."""
+    """A lazy trainer's output: a trace that never moved, so its update is its unchanged input."""
     start = encode_state(initial_checkpoint(global_state, ctx.hp))
-    steps = checkpoint_steps(ctx.hp)
-    return Trained(tuple(start for _ in steps), {n: torch.zeros_like(t) for n, t in global_state.items()})
+    return Trained(tuple(start for _ in checkpoint_steps(ctx.hp)))
 
 
 def publish(
     store: Store, ctx: JobContext, round_id: int, trainer: str, trained: Trained
 ) -> tuple[str, bytes, bytes]:
-    """Upload trace, update and manifest; returns (manifest CID, keccak256 of it, traceRoot)."""
-    trace = store.put(b"".join(trained.checkpoints))
-    update = store.put(encode_state(trained.update))
+    """Upload the update's bundle (manifest and trace); returns (its CID, the manifest's keccak256,
+    traceRoot)."""
     manifest = UpdateManifest(
         skill=ctx.manifest.skill,
         round_id=round_id,
         trainer=trainer,
         steps=tuple(checkpoint_steps(ctx.hp)),
-        update=Ref(update.cid, update.keccak256),
-        trace_cid=trace.cid,
         checkpoints=tuple(Checkpoint(sha256(blob), len(blob)) for blob in trained.checkpoints),
     )
-    stored = store.put(manifest.to_bytes())
-    return stored.cid, stored.keccak256, manifest.trace_root
+    stored = store.put(manifest.bundle(trained.checkpoints))
+    return stored.cid, keccak(manifest.to_bytes()), manifest.trace_root
 
 
 # ------------------------------------------------------------------------------------------ judging
@@ -203,33 +205,48 @@ class Inspection:
     states: tuple[State, ...] = ()
 
 
+def read_update(store: Store, ctx: JobContext, global_state: State, revealed: Revealed) -> State:
+    """The update behind a revealed bundle, reading only its manifest and last checkpoint (each checked
+    against the hashes the chain binds): that checkpoint's weights minus ``global_state``."""
+    head = store.read(revealed.cid, MANIFEST_READ_BYTES)
+    end = LENGTH_BYTES + manifest_length(head)
+    if end > len(head):
+        head += store.read(revealed.cid, end - len(head), offset=len(head))
+    manifest = parse_update(checked(head[LENGTH_BYTES:end], revealed.update_hash))
+    last = manifest.checkpoints[-1]
+    blob = store.read(revealed.cid, last.size, offset=end + manifest.trace_size - last.size)
+    if sha256(blob) != last.sha256:
+        raise ManifestError("the bundle's last checkpoint does not match the manifest")
+    return update_of(decode_checkpoint(blob, ctx.skill, ctx.config, ctx.hp), global_state)
+
+
+def update_of(last_checkpoint: State, global_state: State) -> State:
+    """An update: its trace's last weights minus the generation it started from."""
+    final = model_part(last_checkpoint)
+    return {name: final[name] - global_state[name] for name in final}
+
+
 def inspect(store: Store, ctx: JobContext, global_state: State, revealed: Revealed) -> Inspection:
     """Fetch and check everything but the trace replay. IPFS failures propagate (retry later)."""
     last = ctx.num_segments - 1
     try:
-        manifest = parse_update(store.get(revealed.cid, revealed.update_hash))
+        manifest, blobs = open_bundle(store.read(revealed.cid, store.max_bytes), revealed.update_hash)
         if manifest.trainer.lower() != revealed.trainer.lower() or manifest.round_id != revealed.round_id:
             return Inspection(0, "manifest names another trainer or round")
         if manifest.skill != ctx.manifest.skill or list(manifest.steps) != checkpoint_steps(ctx.hp):
             return Inspection(0, "manifest does not follow the job's skill and steps")
         if manifest.trace_root != revealed.trace_root:
             return Inspection(0, "checkpoint hashes do not give the revealed traceRoot")
-        blobs = manifest.split_trace(store.read(manifest.trace_cid, manifest.trace_size))
-        if blobs is None:
-            return Inspection(0, "the trace object does not hold the manifest's checkpoints")
         states = tuple(decode_checkpoint(blob, ctx.skill, ctx.config, ctx.hp) for blob in blobs)
-        update = ctx.decode_weights(store.get(manifest.update.cid, manifest.update.keccak256))
     except (ManifestError, LearningError) as error:
         return Inspection(0, f"malformed: {error}")
-    # The blobs' sha256 are the manifest's (split_trace checked them), whose root is the revealed one.
+    # The blobs' sha256 are the manifest's (open_bundle checked them), whose root is the revealed one.
     trace = Trace(tuple(c.sha256 for c in manifest.checkpoints), revealed.trace_root)
     if blobs[0] != encode_state(initial_checkpoint(global_state, ctx.hp)):
         return Inspection(0, "the trace does not start from the round's generation", trace=trace)
+    update = update_of(states[-1], global_state)
     if max(float(t.abs().max()) for t in update.values()) > MAX_UPDATE_ABS:
         return Inspection(last, "update out of bounds", trace=trace)
-    final = model_part(states[-1])
-    if any(not torch.equal(update[n], final[n] - global_state[n]) for n in update):
-        return Inspection(last, "update is not the trace's last checkpoint minus the generation", trace=trace)
     quality = update_quality(ctx.skill, ctx.config, global_state, update, ctx.splits.validation)
     return Inspection(None, "ok", round(quality.improvement * METRIC_SCALE), update, blobs, trace, states)
 

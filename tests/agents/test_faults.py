@@ -16,12 +16,14 @@ from collections.abc import Callable
 
 import pytest
 import torch
-from agent_helpers import address, new_job
+from agent_helpers import HYPERPARAMS, address, new_job
 
 from agents.learning.codec import decode_state
 from agents.learning.evaluation import evaluate_state
+from agents.learning.hyperparams import HyperParams
 from agents.learning.skills.registry import get_skill
-from agents.node.manifest import parse_update
+from agents.learning.training import decode_checkpoint, model_part
+from agents.node.manifest import open_bundle
 from agents.node.store import Store
 
 pytestmark = pytest.mark.services
@@ -209,10 +211,12 @@ def test_crafted_attacker_and_partial_cheater(net, reader):
     model = skill.spec(skill.default_config)
     (gen1,) = reader.events("GenerationRecorded", jobId=job, number=1)
     g1 = decode_state(store.get(gen1["cid"], gen1["weightsHash"]), model)
+    hp = HyperParams(**HYPERPARAMS)
     updates = []
     for e in reader.events("UpdateRevealed", roundId=second):
-        manifest = parse_update(store.get(e["updateCID"], e["updateHash"]))
-        updates.append(decode_state(store.get(manifest.update.cid, manifest.update.keccak256), model))
+        _, trace = open_bundle(store.read(e["updateCID"], store.max_bytes), e["updateHash"])
+        last = model_part(decode_checkpoint(trace[-1], skill, skill.default_config, hp))
+        updates.append({n: last[n] - g1[n] for n in g1})
     assert len(updates) == 5
     mean = {n: g1[n] + sum(u[n] for u in updates) / len(updates) for n in g1}
     assert _accuracy(mean) < 0.5 < accuracy[1]

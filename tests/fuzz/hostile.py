@@ -26,7 +26,7 @@ from agents.billing.request_auth import (
 from agents.billing.vouchers import billing_domain
 from agents.learning.codec import TensorSpec, decode_state, encode_state, spec_of
 from agents.learning.errors import WeightFormatError
-from agents.node.manifest import Checkpoint, ManifestError, Ref, UpdateManifest, parse_update
+from agents.node.manifest import Checkpoint, ManifestError, UpdateManifest, parse_update
 
 # ------------------------------------------------------------------------------ weights (decode_state)
 
@@ -164,8 +164,6 @@ def check_decode(data: bytes) -> None:
 # ------------------------------------------------------------------------------ update manifests
 
 DIGEST = st.binary(min_size=32, max_size=32)
-CID = st.text("abcdefghijklmnopqrstuvwxyz234567", min_size=10, max_size=60)
-REF_FIELDS = ["cid", "keccak256"]
 CHECKPOINT_FIELDS = ["sha256", "size"]
 
 
@@ -177,8 +175,6 @@ def valid_manifest(draw: st.DrawFn) -> bytes:
         round_id=draw(st.integers(0, 2**64)),
         trainer="0x" + draw(st.binary(min_size=20, max_size=20)).hex(),
         steps=tuple(draw(st.lists(st.integers(0, 10**6), min_size=n, max_size=n))),
-        update=Ref(draw(CID), draw(DIGEST)),
-        trace_cid=draw(CID),
         checkpoints=tuple(Checkpoint(draw(DIGEST), draw(st.integers(1, 10**6))) for _ in range(n)),
     )
     return manifest.to_bytes()
@@ -189,7 +185,7 @@ def hostile_manifests(draw: st.DrawFn) -> bytes:
     """A valid manifest with a field replaced, dropped or added, or its bytes cut or flipped."""
     data = draw(valid_manifest())
     kind = draw(
-        st.sampled_from(["field", "drop", "extra", "ref", "checkpoint", "truncate", "flip", "random"])
+        st.sampled_from(["field", "drop", "extra", "checkpoints", "checkpoint", "truncate", "flip", "random"])
     )
     doc = json.loads(data)
     if kind == "field":
@@ -198,13 +194,10 @@ def hostile_manifests(draw: st.DrawFn) -> bytes:
         doc.pop(draw(st.sampled_from(sorted(doc))))
     elif kind == "extra":
         doc[draw(st.text(max_size=8))] = draw(JSON)
-    elif kind == "ref":
-        ref = doc["update"] if draw(st.booleans()) else doc["trace"]
-        ref[draw(st.sampled_from([*REF_FIELDS, "checkpoints"]))] = draw(JSON | st.text(max_size=70))
+    elif kind == "checkpoints":
+        doc["checkpoints"] = draw(JSON | st.lists(JSON, max_size=3))
     elif kind == "checkpoint":
-        doc["trace"]["checkpoints"][0][draw(st.sampled_from(CHECKPOINT_FIELDS))] = draw(
-            JSON | st.text(max_size=70)
-        )
+        doc["checkpoints"][0][draw(st.sampled_from(CHECKPOINT_FIELDS))] = draw(JSON | st.text(max_size=70))
     elif kind == "truncate":
         return data[: draw(st.integers(0, len(data)))]
     elif kind == "flip":
@@ -225,8 +218,6 @@ def check_manifest(data: bytes) -> None:
     assert isinstance(manifest.round_id, int)
     assert 2 <= len(manifest.checkpoints) == len(manifest.steps)
     assert all(isinstance(s, int) for s in manifest.steps)
-    assert isinstance(manifest.update.cid, str) and len(manifest.update.keccak256) == 32
-    assert isinstance(manifest.trace_cid, str)
     assert all(len(c.sha256) == 32 and isinstance(c.size, int) and c.size > 0 for c in manifest.checkpoints)
     assert len(manifest.trace_root) == 32
 

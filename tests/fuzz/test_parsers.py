@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import tracemalloc
 
+import pytest
+from eth_utils import keccak
 from hostile import (
     check_decode,
     check_manifest,
@@ -19,7 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agents.learning.hashing import sha256
-from agents.node.manifest import Checkpoint, Ref, UpdateManifest, parse_update
+from agents.node.manifest import Checkpoint, ManifestError, UpdateManifest, open_bundle, parse_update
 
 
 @settings(max_examples=100)
@@ -82,8 +84,6 @@ def test_update_manifest_round_trips_and_binds_its_trace(blobs: list[bytes], rou
         round_id=round_id,
         trainer="0x" + "ab" * 20,
         steps=tuple(range(len(blobs))),
-        update=Ref("bafkreiupdateupdate", sha256(b"update")),
-        trace_cid="bafkreitracetrace",
         checkpoints=tuple(Checkpoint(sha256(b), len(b)) for b in blobs),
     )
     assert parse_update(manifest.to_bytes()) == manifest
@@ -94,3 +94,14 @@ def test_update_manifest_round_trips_and_binds_its_trace(blobs: list[bytes], rou
     assert manifest.split_trace(flipped) is None
     assert manifest.split_trace(trace[:-1]) is None
     assert manifest.split_trace(trace + b"\0") is None
+
+    # The published bundle: opened only with the manifest's own keccak256, and any changed byte, a cut or
+    # an extra byte is refused.
+    bundle, update_hash = manifest.bundle(tuple(blobs)), keccak(manifest.to_bytes())
+    assert open_bundle(bundle, update_hash) == (manifest, tuple(blobs))
+    at = data.draw(st.integers(0, len(bundle) - 1))
+    flipped = bundle[:at] + bytes([bundle[at] ^ data.draw(st.integers(1, 255))]) + bundle[at + 1 :]
+    for bad, expected in ((flipped, update_hash), (bundle[:-1], update_hash), (bundle + b"\0", update_hash),
+                          (bundle, keccak(b"another manifest"))):  # fmt: skip
+        with pytest.raises(ManifestError):
+            open_bundle(bad, expected)

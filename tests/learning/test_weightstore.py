@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 import pytest
@@ -45,6 +46,10 @@ def test_size_limits(ipfs_pair: tuple[IpfsDaemon, IpfsDaemon]) -> None:
     cid = big.put(data).cid
     assert small.read(cid, 1000) == data[:1000]
     assert big.read(cid, 5000) == data
+    assert big.read(cid, 300, offset=700) == data[700:1000]
+    assert big.read(cid, 5000, offset=1000) == data[1000:]
+    blocks = os.urandom(3 * 2**20)  # three 1 MiB blocks: a range across the first boundary
+    assert big.read(big.put(blocks).cid, 200, offset=2**20 - 100) == blocks[2**20 - 100 : 2**20 + 100]
     with pytest.raises(WeightStoreError, match="store limit is 1000"):
         small.read(cid, 1001)
 
