@@ -94,23 +94,15 @@ def replay_segment(
 ) -> bytes:
     """Canonical bytes of checkpoint ``segment + 1`` recomputed from checkpoint ``segment``."""
     start = decode_checkpoint(start_checkpoint, skill, config, hp)
-    return encode_state(_replay(skill, config, global_state, shard, seed, hp, segment, start))
+    return encode_state(run_steps(skill, config, start, global_state, shard, seed, hp, *_bounds(hp, segment)))
 
 
-def _replay(
-    skill: Skill,
-    config: Mapping[str, Any],
-    global_state: Mapping[str, torch.Tensor],
-    shard: Dataset,
-    seed: int,
-    hp: HyperParams,
-    segment: int,
-    start: State,
-) -> State:
+def _bounds(hp: HyperParams, segment: int) -> tuple[int, int]:
+    """The steps at which ``segment`` starts and ends."""
     steps = checkpoint_steps(hp)
     if not 0 <= segment < len(steps) - 1:
         raise TraceError(f"no segment {segment} among {len(steps) - 1}")
-    return run_steps(skill, config, start, global_state, shard, seed, hp, steps[segment], steps[segment + 1])
+    return steps[segment], steps[segment + 1]
 
 
 @dataclass(frozen=True)
@@ -144,7 +136,8 @@ def check_segment(
     that relative distance. Malformed checkpoint bytes raise :class:`WeightFormatError`.
     """
     checkpoints = _Checkpoints(skill, config, hp, {segment: start_checkpoint, segment + 1: end_checkpoint})
-    replayed = _replay(skill, config, global_state, shard, seed, hp, segment, checkpoints.state(segment))
+    start = checkpoints.state(segment)
+    replayed = run_steps(skill, config, start, global_state, shard, seed, hp, *_bounds(hp, segment))
     return _judge(root, segment, checkpoints, proofs, replayed, tolerance)
 
 
@@ -260,8 +253,7 @@ def check_traces(
             if verdict.accepted:
                 verdicts[i][segment] = verdict
                 continue
-        sequential = _replay(
-            skill, config, global_state, check.shard, check.seed, hp, segment, blobs[i].state(segment)
-        )
+        start, (first, stop) = blobs[i].state(segment), _bounds(hp, segment)
+        sequential = run_steps(skill, config, start, global_state, check.shard, check.seed, hp, first, stop)
         verdicts[i][segment] = _judge(check.trace.root, segment, blobs[i], proofs, sequential, tolerance)
     return verdicts
