@@ -63,10 +63,6 @@ class UpdateManifest:
     def trace_size(self) -> int:
         return sum(c.size for c in self.checkpoints)
 
-    def checkpoint_offset(self, index: int) -> int:
-        """Where checkpoint ``index`` starts in the trace."""
-        return sum(c.size for c in self.checkpoints[:index])
-
     def split_trace(self, data: bytes) -> tuple[bytes, ...] | None:
         """The checkpoints in ``data`` (the bundle's trace), or None unless every size and sha256 matches."""
         if len(data) != self.trace_size:

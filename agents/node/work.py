@@ -268,8 +268,8 @@ def segments_ok(
         for slot, (task, inspection, segments) in checks.items()
         if inspection.fault is None and inspection.trace is not None
     }
-    checked = check_traces(ctx.skill, ctx.config, global_state, ctx.hp, list(replayable.values()))
-    verdicts = dict(zip(replayable, checked, strict=True))
+    results = check_traces(ctx.skill, ctx.config, global_state, ctx.hp, list(replayable.values()))
+    verdicts = dict(zip(replayable, results, strict=True))
     return {
         slot: {s: s in verdicts.get(slot, {}) and verdicts[slot][s].accepted for s in segments}
         for slot, (_, _, segments) in checks.items()
