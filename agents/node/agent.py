@@ -18,10 +18,10 @@ from rich.console import Console
 from web3.exceptions import CannotHandleRequest
 
 from agents.learning.codec import State
-from agents.learning.errors import WeightStoreError
+from agents.learning.errors import LearningError, WeightStoreError
 from agents.node.cpu_slots import CpuSlots
 from agents.node.events import Event
-from agents.node.protocol import Chain
+from agents.node.protocol import Chain, RoundRecord
 from agents.node.sender import Reverted
 from agents.node.store import Store
 from agents.node.work import Generation, JobContext, Revealed, Task, aggregate_generation, read_update
@@ -63,7 +63,8 @@ class Agent:
         self.rounds = rounds
         self.console = console or Console(stderr=True)
         self._contexts: dict[int, JobContext] = {}
-        self._weights: dict[tuple[int, int], State] = {}
+        self._weights: dict[bytes, State] = {}  # generations' weights by keccak256
+        self._unfetchable: set[bytes] = set()  # proposals' hashes whose prefetch failed
         self._updates: dict[tuple[int, int], State] = {}
         self._generations: dict[tuple[int, int], Generation] = {}
         self.cpu = CpuSlots.for_host()
@@ -81,12 +82,33 @@ class Agent:
         return self._contexts[job_id]
 
     def weights(self, job_id: int, generation: int) -> State:
-        """A generation's weights from IPFS, checked against the keccak256 the chain recorded."""
-        key = (job_id, generation)
-        if key not in self._weights:
-            cid, weights_hash, _ = self.chain.book.generations[key]
-            self._weights[key] = self.context(job_id).decode_weights(self.store.get(cid, weights_hash))
-        return self._weights[key]
+        """A generation's weights: the ones this agent computed or prefetched with the keccak256 the chain
+        recorded, else from IPFS, checked against it."""
+        cid, weights_hash, _ = self.chain.book.generations[(job_id, generation)]
+        return self._weights_of(job_id, cid, weights_hash)
+
+    def prefetch_proposal(self, record: RoundRecord) -> None:
+        """The weights of ``record``'s live proposal, fetched while verifiers check it: if it is finalized,
+        the round it opens starts without waiting for IPFS. A proposal that cannot be fetched or decoded is
+        left alone (the verifiers challenge it; if it stands, :meth:`weights` fetches it again)."""
+        if record.closed or not record.proposals:
+            return
+        proposal = record.proposals[-1]
+        weights_hash = bytes(proposal["weightsHash"])
+        if weights_hash in self._weights or weights_hash in self._unfetchable:
+            return
+        try:
+            self._weights_of(record.job_id, proposal["cid"], weights_hash)
+        except (WeightStoreError, LearningError) as error:
+            self._unfetchable.add(weights_hash)
+            self.say(f"[yellow]not prefetched[/]: the proposal of round {record.number}: {error}")
+
+    def _weights_of(self, job_id: int, cid: str, weights_hash: bytes) -> State:
+        if weights_hash not in self._weights:
+            self._weights[weights_hash] = self.context(job_id).decode_weights(
+                self.store.get(cid, weights_hash)
+            )
+        return self._weights[weights_hash]
 
     def update_state(self, revealed: Revealed) -> State:
         """The update behind a revealed bundle (hash-checked, safely decoded; see :func:`read_update`)."""
@@ -110,16 +132,26 @@ class Agent:
         updates = [self.update_state(r) for r in chosen]
         generation = aggregate_generation(ctx, self.weights(record.job_id, record.generation), updates, sizes)
         self._generations[(round_id, slots)] = generation
+        self._weights[generation.weights_hash] = generation.state  # the next round's, once it is finalized
         return generation
 
     def forget_closed(self) -> None:
         """Drops the updates and generations cached for closed rounds, and the weights of generations no
-        open round builds on: a long-running agent's memory stays flat (a late need fetches again)."""
-        live = self.chain.book.open_rounds()
-        bases = {(r.job_id, r.generation) for r in live.values()}
+        open round builds on or proposes: a long-running agent's memory stays flat (a late need fetches
+        again)."""
+        book = self.chain.book
+        live = book.open_rounds()
         self._updates = {k: v for k, v in self._updates.items() if k[0] in live}
         self._generations = {k: v for k, v in self._generations.items() if k[0] in live}
-        self._weights = {k: v for k, v in self._weights.items() if k in bases}
+        bases = {
+            book.generations[b][1]
+            for r in live.values()
+            if (b := (r.job_id, r.generation)) in book.generations
+        }
+        proposed = {bytes(p["weightsHash"]) for r in live.values() for p in r.proposals}
+        computed = {g.weights_hash for g in self._generations.values()}
+        self._weights = {h: w for h, w in self._weights.items() if h in bases | proposed | computed}
+        self._unfetchable &= proposed
 
     def follows(self, job_id: int) -> bool:
         return self.job is None or job_id == self.job

@@ -11,6 +11,7 @@ from typing import Any
 from agents.node.agent import Agent
 from agents.node.protocol import AGGREGATION, AGGREGATOR, CHALLENGE, PROPOSAL, RoundRecord, as_dict
 from agents.node.sender import Reverted
+from agents.node.work import Generation
 
 IGNORED = {
     "TrainingRoundsWrongPhase", "TrainingRoundsWrongUpdates", "TrainingRoundsNoProposal",
@@ -20,6 +21,10 @@ IGNORED = {
 
 class Aggregator(Agent):
     role = "aggregator"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._uploaded: dict[bytes, str] = {}  # CIDs of computed generations, by keccak256
 
     def start(self) -> None:
         jobs = self.followed_jobs()
@@ -50,22 +55,32 @@ class Aggregator(Agent):
         if due and accepted:
             self._propose(record, accepted)
         elif phase == CHALLENGE and accepted and not record.unseen(accepted):
-            # While the verifiers check, build the generation of every update still standing: the usual
-            # outcome, so the proposal waits only for the upload once they have attested.
-            self.generation_for(record.round_id, accepted)
+            # While the verifiers check, build and upload the generation of every update still standing:
+            # the usual outcome, so the proposal waits only for its transaction once they have attested.
+            self._upload(self.generation_for(record.round_id, accepted))
         elif phase == PROPOSAL and record.proposals:
             view = as_dict(self.chain.view("TrainingRounds", "proposalOf", record.round_id))
             if view["finalizable"] or (not view["disputed"] and now > view["deadline"]):
                 self._finalize(record)
 
+    def _upload(self, generation: Generation) -> str:
+        """The generation's CID, uploading it the first time."""
+        if generation.weights_hash not in self._uploaded:
+            stored = self.store.put(generation.data)
+            assert stored.keccak256 == generation.weights_hash
+            self._uploaded[generation.weights_hash] = stored.cid
+        return self._uploaded[generation.weights_hash]
+
+    def forget_closed(self) -> None:
+        super().forget_closed()
+        computed = {g.weights_hash for g in self._generations.values()}
+        self._uploaded = {h: cid for h, cid in self._uploaded.items() if h in computed}
+
     def _propose(self, record: RoundRecord, accepted: int) -> None:
         generation = self.generation_for(record.round_id, accepted)
-        stored = self.store.put(generation.data)
-        assert stored.keccak256 == generation.weights_hash
+        cid = self._upload(generation)
         self.crash_point("aggregation")
-        if self._try(
-            "propose", record.round_id, stored.cid, generation.weights_hash, generation.metrics, accepted
-        ):
+        if self._try("propose", record.round_id, cid, generation.weights_hash, generation.metrics, accepted):
             slots = [s for s in range(256) if accepted >> s & 1]
             self.say(f"proposed generation {record.generation + 1} from slots {slots}: {generation.metrics}")
             self.crash_point("proposal")

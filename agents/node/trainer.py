@@ -75,6 +75,8 @@ class Trainer(Agent):
         if record.closed or (
             committed <= set(record.reveals) and not self.chain.book.takes_commit(record, self.chain.me)
         ):
+            if self.rounds is None or record.number < self.rounds:
+                self.prefetch_proposal(record)  # the next round's weights
             return  # the book shows nothing left to do here (revealed, or no way in): no views needed
         info = self.chain.round_info(round_id)
         mine = as_dict(self.chain.view("TrainingRounds", "trainerState", round_id, self.chain.me))

@@ -35,6 +35,8 @@ from agents.node.work import Inspection, Task, drawn_segments, draws_every_segme
 OTHERS_GRACE_S = 3.0
 """How long a verifier leaves the other verifiers' shares of a round to them before checking those too."""
 FINALITY_GAS_BASE, FINALITY_GAS_PER_UPDATE = 450_000, 60_000
+CLAIM_BATCH = 10
+"""Rewards are claimed ten rounds at a time (one mint), and all that is owed when the agent stops."""
 
 IGNORED = {
     # Lost races: another agent acted first, or the window closed meanwhile; the next tick re-reads views.
@@ -83,6 +85,7 @@ class Verifier(Agent):
         self.verifying_since: dict[int, float] = {}  # round id -> when its seed was first there
         self.attested_rounds: set[int] = set()
         self.claimed_rounds: set[int] = set()
+        self.owed: set[int] = set()  # closed rounds with a reward left to claim
 
     def start(self) -> None:
         jobs = self.followed_jobs()
@@ -406,18 +409,22 @@ class Verifier(Agent):
     # -- rewards
 
     def _claimable(self) -> list[int]:
-        book, owed = self.chain.book, []
-        for r in sorted(self.attested_rounds - self.claimed_rounds):
+        """Closed rounds that owe this verifier a reward (each asked once: what a closed round owes only
+        changes when it is claimed)."""
+        book = self.chain.book
+        for r in sorted(self.attested_rounds - self.claimed_rounds - self.owed):
             if r in book.rounds and book.rounds[r].closed and self.follows(book.rounds[r].job_id):
                 if int(self.chain.view("TrainingRounds", "pendingVerifierReward", r, self.chain.me)) > 0:
-                    owed.append(r)
+                    self.owed.add(r)
                 else:
                     self.claimed_rounds.add(r)  # nothing accepted was attested: nothing to claim
-        return owed
+        return sorted(self.owed)
 
     def _claim(self) -> None:
+        """Claims once CLAIM_BATCH rounds owe a reward, or whatever is owed when the agent is done."""
         rounds = self._claimable()
-        if rounds:
+        if rounds and (len(rounds) >= CLAIM_BATCH or self.finished()):
             self.chain.send("TrainingRounds", "claimVerifierRewards", rounds)
             self.claimed_rounds.update(rounds)
+            self.owed.clear()
             self.say(f"claimed verifier rewards of rounds {rounds}")

@@ -17,7 +17,10 @@ from agents.learning.evaluation import evaluate_state
 from agents.learning.skills.registry import get_skill, initial_state
 from agents.node.accounts import load_account
 from agents.node.events import Event
+from agents.node.manifest import JobManifest
 from agents.node.protocol import Chain
+from agents.node.store import Store
+from agents.node.work import JobContext, architecture_id
 
 ETHER = 10**18
 HYPERPARAMS = {"local_steps": 20, "checkpoint_every": 5, "batch_size": 32, "lr": 0.1, "momentum": 0.9}
@@ -91,3 +94,30 @@ def chain_in_new_job(net: Any, alias: str, slots: int) -> Iterator[tuple[Chain, 
         chain = Chain(load_account(alias))
         chain.sync()
         yield chain, job, chain.book.current[job]
+
+
+class CountingStore(Store):
+    """An IPFS store that remembers the (offset, length) of every read it sends the daemon."""
+
+    def __init__(self, api: str) -> None:
+        super().__init__(api)
+        self.reads: list[tuple[int, int]] = []
+
+    def _cat(self, cid: str, length: int, offset: int = 0) -> bytes:
+        self.reads.append((offset, length))
+        return super()._cat(cid, length, offset)
+
+
+def job_context(**hyperparams: Any) -> JobContext:
+    skill = get_skill("vision")
+    config = skill.default_config
+    hp = skill.default_hyperparams.with_(**hyperparams)
+    manifest = JobManifest(skill.name, config, hp.to_dict(), 0, None, skill.reported_metrics)
+    spec = {
+        "shardCount": 8,
+        "aggregationRule": 0,
+        "architectureId": architecture_id(skill.name),
+        "configHash": bytes.fromhex(skill.config_hash(config)),
+        "hyperparamsHash": bytes.fromhex(hp.hash),
+    }
+    return JobContext(1, spec, manifest)

@@ -9,18 +9,20 @@ from typing import Any
 
 import pytest
 import torch
-from agent_helpers import HYPERPARAMS
+from agent_helpers import HYPERPARAMS, CountingStore, job_context
 
 from agents.learning.codec import encode_state
-from agents.learning.skills.registry import get_skill, initial_state
-from agents.node.manifest import LENGTH_BYTES, JobManifest
-from agents.node.store import Store
+from agents.learning.skills.registry import initial_state
+from agents.learning.training import initial_checkpoint
+from agents.node.manifest import LENGTH_BYTES
 from agents.node.work import (
     MANIFEST_READ_BYTES,
+    WHOLE_READ_BYTES,
     JobContext,
     Revealed,
     Task,
-    architecture_id,
+    Trained,
+    fabricate,
     inspect,
     publish,
     read_update,
@@ -31,55 +33,53 @@ TRAINER = "0x" + "ab" * 20
 ROUND = 7
 
 
-class CountingStore(Store):
-    """A store that remembers the byte ranges asked for."""
-
-    def __init__(self, api: str) -> None:
-        super().__init__(api)
-        self.reads: list[tuple[int, int]] = []
-
-    def read(self, cid: str, length: int, offset: int = 0) -> bytes:
-        self.reads.append((offset, length))
-        return super().read(cid, length, offset)
-
-
 @pytest.fixture(scope="module")
 def published(net: Any) -> tuple[CountingStore, JobContext, dict[str, torch.Tensor], Revealed, Any]:
-    skill = get_skill("vision")
-    config = skill.default_config
-    hp = skill.default_hyperparams.with_(**HYPERPARAMS)
-    manifest = JobManifest(skill.name, config, hp.to_dict(), 0, None, skill.reported_metrics)
-    spec = {
-        "shardCount": 8,
-        "aggregationRule": 0,
-        "architectureId": architecture_id(skill.name),
-        "configHash": bytes.fromhex(skill.config_hash(config)),
-        "hyperparamsHash": bytes.fromhex(hp.hash),
-    }
-    ctx = JobContext(1, spec, manifest)
-    generation = initial_state(skill, config, 0)
+    ctx = job_context(**HYPERPARAMS)
+    generation = initial_state(ctx.skill, ctx.config, 0)
     trained = train(ctx, generation, Task(shard=3, seed=11))
     store = CountingStore(net.ipfs.api_multiaddr)
     cid, update_hash, root = publish(store, ctx, ROUND, TRAINER, trained)
     return store, ctx, generation, Revealed(ROUND, 0, TRAINER, cid, update_hash, root), trained
 
 
-def test_the_update_is_read_back_from_the_manifest_and_last_checkpoint_alone(published) -> None:  # type: ignore[no-untyped-def]
+def test_a_small_bundle_is_inspected_and_its_update_read_back_in_one_request_each(published) -> None:  # type: ignore[no-untyped-def]
     store, ctx, generation, revealed, trained = published
+    store.reads.clear()
     inspection = inspect(store, ctx, generation, revealed)
     assert inspection.fault is None, inspection.reason
     assert inspection.checkpoints == trained.checkpoints
+    assert len(store.reads) == 1
 
     store.reads.clear()
     update = read_update(store, ctx, generation, revealed)
     assert set(update) == set(generation)
     assert all(torch.equal(update[n], inspection.update[n]) for n in update)  # type: ignore[index]
     assert any(bool(update[n].abs().max() > 0) for n in update)  # training moved the weights
+    (whole,) = store.reads
+    bundle = store.read(revealed.cid, store.max_bytes)
+    assert whole[0] == 0 and len(bundle) <= whole[1] <= WHOLE_READ_BYTES
+
+
+def test_a_large_bundle_gives_its_update_from_the_manifest_and_last_checkpoint_alone(net: Any) -> None:
+    ctx = job_context(local_steps=400, checkpoint_every=4)  # 101 checkpoints, about 14 MB
+    generation = initial_state(ctx.skill, ctx.config, 0)
+    moved = {n: t + 0.5 for n, t in generation.items()}
+    trained = fabricate(ctx, generation)
+    last = encode_state(initial_checkpoint(moved, ctx.hp))
+    trained = Trained((*trained.checkpoints[:-1], last))
+    store = CountingStore(net.ipfs.api_multiaddr)
+    revealed = Revealed(ROUND, 0, TRAINER, *publish(store, ctx, ROUND, TRAINER, trained))
+    bundle_size = len(store.read(revealed.cid, store.max_bytes))
+    assert bundle_size > WHOLE_READ_BYTES
+
+    store.reads.clear()
+    update = read_update(store, ctx, generation, revealed)
+    assert all(torch.allclose(update[n], torch.full_like(update[n], 0.5)) for n in update)
     # Two reads: the manifest, then exactly the last checkpoint's bytes at the bundle's end.
-    (head, last) = store.reads
+    (head, tail) = store.reads
     assert head == (0, MANIFEST_READ_BYTES)
-    size = len(trained.checkpoints[-1])
-    assert last[1] == size and last[0] + size == len(store.read(revealed.cid, store.max_bytes))
+    assert tail == (bundle_size - len(last), len(last))
 
 
 def test_a_bundle_that_does_not_match_its_reveal_is_a_fault_not_an_endless_retry(published) -> None:  # type: ignore[no-untyped-def]

@@ -1,0 +1,106 @@
+"""A new round's weights come from what an agent already holds, on a real IPFS daemon: the generation it
+computed (verifiers, aggregator) or the proposal it fetched while verifiers checked it (trainers). IPFS
+is read only otherwise, and a proposal that cannot be fetched is left alone."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+import torch
+from agent_helpers import HYPERPARAMS, CountingStore, book_event, job_context, round_opened
+from eth_utils import keccak
+
+from agents.learning.codec import encode_state
+from agents.learning.skills.registry import initial_state
+from agents.node.agent import Agent
+from agents.node.events import Event
+from agents.node.protocol import Book
+from agents.node.work import Task, publish, train
+
+TRAINERS = ["0x" + "ab" * 20, "0x" + "cd" * 20]
+
+
+def recorded(block: int, number: int, cid: str, weights_hash: bytes) -> Event:
+    args = {"jobId": 1, "number": number, "cid": cid, "weightsHash": weights_hash, "metrics": []}
+    return book_event("GenerationRecorded", block, **args)
+
+
+def proposed(nonce: int, cid: str, weights_hash: bytes) -> Event:
+    return book_event("GenerationProposed", 3, roundId=1, nonce=nonce, cid=cid, weightsHash=weights_hash)
+
+
+def finalize_into_round_2(book: Book, cid: str, weights_hash: bytes) -> None:
+    book.apply(book_event("RoundFinalized", 4, roundId=1, jobId=1, acceptedSlots=0b11))
+    book.apply(recorded(4, 1, cid, weights_hash))
+    book.apply(round_opened(4, round_id=2, generation=1))
+
+
+@pytest.fixture
+def setting(net: Any, tmp_path: Any, monkeypatch: Any) -> tuple[Agent, CountingStore, Book]:
+    """An agent in round 1 of job 1 (on the genesis weights, published), its store and book."""
+    monkeypatch.setenv("AOAI_HOME", str(tmp_path))
+    store = CountingStore(net.ipfs.api_multiaddr)
+    ctx = job_context(**HYPERPARAMS)
+    genesis = store.put(encode_state(initial_state(ctx.skill, ctx.config, 0)))
+    book = Book()
+    book.apply(recorded(1, 0, genesis.cid, genesis.keccak256))
+    book.apply(round_opened(1, round_id=1, generation=0))
+    agent = Agent(SimpleNamespace(book=book, me=TRAINERS[0]), store)  # type: ignore[arg-type]
+    agent._contexts[1] = ctx
+    return agent, store, book
+
+
+def test_the_generation_an_agent_computed_is_not_fetched_again(setting) -> None:  # type: ignore[no-untyped-def]
+    agent, store, book = setting
+    ctx, genesis = agent.context(1), agent.weights(1, 0)
+    for slot, trainer in enumerate(TRAINERS):
+        trained = train(ctx, genesis, Task.of(book.rounds[1].task_seed, trainer, ctx.shard_count))
+        cid, update_hash, root = publish(store, ctx, 1, trainer, trained)
+        args = {
+            "slot": slot,
+            "trainer": trainer,
+            "updateCID": cid,
+            "updateHash": update_hash,
+            "traceRoot": root,
+        }
+        book.apply(book_event("UpdateRevealed", 2, roundId=1, **args))
+    generation = agent.generation_for(1, 0b11)
+    stored = store.put(generation.data)
+    finalize_into_round_2(book, stored.cid, stored.keccak256)
+    agent.forget_closed()
+
+    store.reads.clear()
+    weights = agent.weights(1, 1)
+    assert store.reads == []
+    assert encode_state(weights) == store.get(stored.cid, stored.keccak256)  # what everyone else fetches
+
+
+def test_a_prefetched_proposal_opens_the_next_round_and_a_bad_one_is_skipped(setting) -> None:  # type: ignore[no-untyped-def]
+    agent, store, book = setting
+    moved = {n: t + 0.25 for n, t in agent.weights(1, 0).items()}
+    good = store.put(encode_state(moved))
+    not_weights = store.put(b"not weights at all")
+
+    book.apply(proposed(1, not_weights.cid, not_weights.keccak256))
+    agent.prefetch_proposal(book.rounds[1])  # undecodable: noted, not raised
+    book.apply(book_event("ProposalRejected", 3, roundId=1, nonce=1))
+    book.apply(proposed(2, good.cid, keccak(b"other bytes")))
+    agent.prefetch_proposal(book.rounds[1])  # content does not hash to the proposal: noted, not raised
+    assert agent._unfetchable == {not_weights.keccak256, keccak(b"other bytes")}
+    store.reads.clear()
+    agent.prefetch_proposal(book.rounds[1])
+    assert store.reads == []  # a failed proposal is not fetched again on every tick
+
+    book.apply(book_event("ProposalRejected", 3, roundId=1, nonce=2))
+    book.apply(proposed(3, good.cid, good.keccak256))
+    agent.prefetch_proposal(book.rounds[1])
+    finalize_into_round_2(book, good.cid, good.keccak256)
+    agent.forget_closed()
+    assert not agent._unfetchable
+
+    store.reads.clear()
+    weights = agent.weights(1, 1)
+    assert store.reads == []
+    assert all(torch.equal(weights[n], moved[n]) for n in moved)
