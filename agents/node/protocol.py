@@ -60,7 +60,7 @@ class RoundRecord:
     anchor: int | None = None
     penalized: set[int] = field(default_factory=set)
     rejected: set[int] = field(default_factory=set)
-    attesters: set[str] = field(default_factory=set)  # verifiers that attested updates (lowercase)
+    attested: dict[str, int] = field(default_factory=dict)  # slots each verifier (lowercase) attested
     joined: set[str] = field(default_factory=set)  # verifiers that staked while it was open (lowercase)
     closed: bool = False
     finalized: bool = False
@@ -68,6 +68,20 @@ class RoundRecord:
     def slots_of(self, trainer: str) -> set[int]:
         """The slots ``trainer`` committed in."""
         return {s for s, t in self.commits.items() if t.lower() == trainer.lower()}
+
+    @property
+    def attesters(self) -> set[str]:
+        """The verifiers that attested updates (lowercase)."""
+        return set(self.attested)
+
+    def attested_by(self, verifier: str) -> int:
+        """The slots ``verifier`` attested, as a bitmap (the contract's ``attestedBy`` without the
+        proposal bit)."""
+        return self.attested.get(verifier.lower(), 0)
+
+    def attestations_of(self, slot: int) -> int:
+        """How many verifiers attested ``slot`` (the contract's ``attestationsOf``)."""
+        return sum(bits >> slot & 1 for bits in self.attested.values())
 
     def unseen(self, slots: int) -> list[int]:
         """The slots of the bitmap ``slots`` whose reveal this record has not seen yet (a view of the
@@ -146,7 +160,8 @@ class Book:
         elif name == "MissedRevealPenalized":
             record.penalized.add(a["slot"])
         elif name == "UpdatesAttested":
-            record.attesters.add(a["verifier"].lower())
+            verifier = a["verifier"].lower()
+            record.attested[verifier] = record.attested.get(verifier, 0) | int(a["slots"])
         else:
             record.closed = True
             record.finalized = name == "RoundFinalized"

@@ -278,11 +278,12 @@ class Verifier(Agent):
         self._attest(record, excluded)
 
     def _attested_enough(self, record: RoundRecord, slot: int) -> bool:
-        """Whether ``slot`` has its quorum of attestations without this verifier's (nothing to add)."""
+        """Whether ``slot`` has its quorum of attestations without this verifier's (nothing to add).
+
+        Attestations are counted in the book, synced at the start of the tick: one that landed since
+        makes the attestation revert with a reason :data:`IGNORED` holds."""
         quorum = int(self._config(record).attestationQuorum)
-        done = int(self.chain.view("TrainingRounds", "attestedBy", record.round_id, self.chain.me))
-        attested = int(self.chain.view("TrainingRounds", "attestationsOf", record.round_id, slot))
-        return not done >> slot & 1 and attested >= quorum
+        return not record.attested_by(self.chain.me) >> slot & 1 and record.attestations_of(slot) >= quorum
 
     def _challenge(self, record: RoundRecord, slot: int) -> None:
         fault = self.faults[(record.round_id, slot)]
@@ -295,18 +296,18 @@ class Verifier(Agent):
     def _attest(self, record: RoundRecord, excluded: int) -> None:
         round_id = record.round_id
         quorum = int(self._config(record).attestationQuorum)
-        done = int(self.chain.view("TrainingRounds", "attestedBy", round_id, self.chain.me))
+        done = record.attested_by(self.chain.me)
         good = [
             s for s in sorted(record.reveals)
             if (round_id, s) in self.faults and self.faults[(round_id, s)] is None
-            and not (done | excluded) >> s & 1
-            and int(self.chain.view("TrainingRounds", "attestationsOf", round_id, s)) < quorum
+            and not (done | excluded) >> s & 1 and record.attestations_of(s) < quorum
         ]  # fmt: skip
         if not good:
             return
         bitmap = sum(1 << s for s in good)
         qualities = [self.inspections[(round_id, s)].quality for s in good]
         if self._try("TrainingRounds", "attest", round_id, bitmap, qualities):
+            record.attested[self.chain.me.lower()] = done | bitmap  # before the next sync brings the event
             self.attested_rounds.add(round_id)
             self.say(f"attested round {record.number} slots {good} qualities {qualities}")
 

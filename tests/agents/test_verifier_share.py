@@ -52,6 +52,11 @@ def test_verifiers_that_stake_during_a_round_join_the_next_rounds_team():
     book.apply(round_opened(8, round_id=2, generation=1))
 
     assert team(book.rounds[1]) == {early, late}
+    book.apply(book_event("UpdatesAttested", 9, roundId=2, verifier=late, slots=0b0110, qualities=[]))
+    book.apply(book_event("UpdatesAttested", 9, roundId=2, verifier=early, slots=0b0011, qualities=[]))
+    book.apply(book_event("UpdatesAttested", 9, roundId=2, verifier=late, slots=0b1000, qualities=[]))
+    assert book.rounds[2].attested_by(late.upper()) == 0b1110
+    assert [book.rounds[2].attestations_of(s) for s in range(5)] == [1, 2, 1, 1, 0]
     assert book.rounds[2].joined == set()
     halves = [share(range(4), team(book.rounds[1]), me) for me in (early, late)]
     assert sorted(halves[0] + halves[1]) == [0, 1, 2, 3] and len(halves[0]) == len(halves[1]) == 2
