@@ -13,7 +13,7 @@ from agents.learning.evaluation import evaluate_state
 from agents.learning.flat import flatten_state, unflatten_state
 from agents.learning.hyperparams import HyperParams
 from agents.learning.sharding import shard, shard_indices
-from agents.learning.skills import SKILLS, get_skill, initial_state
+from agents.learning.skills import SKILLS, get_skill, initial_state, load_model
 from agents.learning.training import train_locally
 
 
@@ -131,3 +131,29 @@ def test_vision_reads_scikit_learns_digits_exactly() -> None:
     for name in ("train", "validation", "test"):
         a, b = getattr(ours, name), getattr(expected, name)
         assert torch.equal(a.inputs, b.inputs) and torch.equal(a.targets, b.targets), name
+
+
+def test_a_batched_loss_is_each_models_own_loss_and_gradient() -> None:
+    """Every skill with a batched loss: R differently seeded models on R batches give each one's loss,
+    and the gradient of their sum is each one's own gradient (what a batched replay relies on)."""
+    batched_skills = [s for s in SKILLS.values() if s.batched_loss is not None]
+    assert [s.name for s in batched_skills] == ["vision"]
+    for skill in batched_skills:
+        assert skill.batched_loss is not None
+        data = skill.load_data().train
+        states = [initial_state(skill, skill.default_config, seed) for seed in range(3)]
+        batches = [torch.arange(seed * 16, seed * 16 + 16) for seed in range(3)]
+        stacked = {n: torch.stack([s[n] for s in states]).requires_grad_() for n in states[0]}
+        inputs = torch.stack([data.inputs[b] for b in batches])
+        targets = torch.stack([data.targets[b] for b in batches])
+        batched = skill.batched_loss(stacked, inputs, targets)
+        grads = torch.autograd.grad(batched.sum(), list(stacked.values()))
+        for r, (state, batch) in enumerate(zip(states, batches, strict=True)):
+            model = load_model(skill, skill.default_config, state)
+            own = skill.loss(model, data.inputs[batch], data.targets[batch])
+            assert torch.allclose(batched[r], own, rtol=1e-5, atol=1e-6)
+            own_grads = torch.autograd.grad(own, list(model.parameters()))
+            names = [n for n, _ in model.named_parameters()]
+            by_name = dict(zip(stacked, grads, strict=True))
+            for name, g in zip(names, own_grads, strict=True):
+                assert torch.allclose(by_name[name][r], g, rtol=1e-4, atol=1e-6)

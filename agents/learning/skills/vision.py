@@ -54,6 +54,23 @@ def loss(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> torch
     return F.cross_entropy(model(inputs), targets)
 
 
+def batched_loss(
+    params: Mapping[str, torch.Tensor], inputs: torch.Tensor, targets: torch.Tensor
+) -> torch.Tensor:
+    """:func:`loss` of R models at once: ``params`` are :func:`build_model`'s weights stacked on a first
+    axis of R, ``inputs`` (R, batch, 64) and ``targets`` (R, batch) their batches; returns the R losses.
+    Batched matrix products, about twice as fast as ``torch.func.vmap`` over the model."""
+    layers = sorted({int(name.split(".")[0]) for name in params})
+    hidden = inputs
+    for i, layer in enumerate(layers):
+        weight, bias = params[f"{layer}.weight"], params[f"{layer}.bias"]
+        hidden = torch.baddbmm(bias.unsqueeze(1), hidden, weight.transpose(1, 2))
+        if i < len(layers) - 1:
+            hidden = torch.relu(hidden)
+    per_example = F.cross_entropy(hidden.flatten(0, 1), targets.flatten(), reduction="none")
+    return per_example.view(targets.shape).mean(1)
+
+
 @torch.no_grad()
 def evaluate(model: nn.Module, data: Dataset) -> dict[str, float]:
     """Mean cross-entropy ``loss`` and ``accuracy``."""
