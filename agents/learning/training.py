@@ -147,18 +147,38 @@ def run_steps(
 
     ``anchor`` holds the global weights, the centre of the FedProx term when ``hp.mu`` > 0.
     """
+    (end,) = run_segments(skill, config, checkpoint, anchor, shard, seed, hp, [start, stop])
+    return end
+
+
+def run_segments(
+    skill: Skill,
+    config: Mapping[str, Any],
+    checkpoint: Mapping[str, torch.Tensor],
+    anchor: Mapping[str, torch.Tensor],
+    shard: Dataset,
+    seed: int,
+    hp: HyperParams,
+    steps: Sequence[int],
+) -> Iterator[State]:
+    """Resume from ``checkpoint`` (taken at ``steps[0]``) and yield the checkpoint at each later step of
+    ``steps``: one model for the whole run, the same bits as :func:`run_steps` segment by segment."""
     with deterministic_torch():
         model = load_model(skill, config, model_part(checkpoint))
         params = dict(model.named_parameters())
         opt = {name: t.clone() for name, t in checkpoint.items() if name.startswith(OPT_PREFIX)}
-        for step in range(start, stop):
-            idx = batch_indices(seed, step, len(shard), hp.batch_size)
-            loss = skill.loss(model, shard.inputs[idx], shard.targets[idx])
-            if hp.mu > 0:
-                loss = loss + hp.mu / 2 * sum(((p - anchor[n]) ** 2).sum() for n, p in params.items())
-            grads = torch.autograd.grad(loss, list(params.values()))
-            apply_step(params, list(grads), opt, hp, step)
-    return {**{MODEL_PREFIX + n: t.detach().clone() for n, t in model.state_dict().items()}, **opt}
+        for start, stop in itertools.pairwise(steps):
+            for step in range(start, stop):
+                idx = batch_indices(seed, step, len(shard), hp.batch_size)
+                loss = skill.loss(model, shard.inputs[idx], shard.targets[idx])
+                if hp.mu > 0:
+                    loss = loss + hp.mu / 2 * sum(((p - anchor[n]) ** 2).sum() for n, p in params.items())
+                grads = torch.autograd.grad(loss, list(params.values()))
+                apply_step(params, list(grads), opt, hp, step)
+            yield {
+                **{MODEL_PREFIX + n: t.detach().clone() for n, t in model.state_dict().items()},
+                **{name: t.clone() for name, t in opt.items()},
+            }
 
 
 @dataclass(frozen=True)
@@ -181,11 +201,9 @@ def train_locally(
 ) -> LocalTraining:
     """Run ``hp.local_steps`` steps from the global weights, checkpointing at :func:`checkpoint_steps`."""
     steps = checkpoint_steps(hp)
-    checkpoint = initial_checkpoint(global_state, hp)
-    blobs = [encode_state(checkpoint)]
-    for start, stop in itertools.pairwise(steps):
-        checkpoint = run_steps(skill, config, checkpoint, global_state, shard, seed, hp, start, stop)
-        blobs.append(encode_state(checkpoint))
-    final = model_part(checkpoint)
+    checkpoints = [initial_checkpoint(global_state, hp)]
+    checkpoints += run_segments(skill, config, checkpoints[0], global_state, shard, seed, hp, steps)
+    blobs = [encode_state(c) for c in checkpoints]
+    final = model_part(checkpoints[-1])
     update = {name: final[name] - global_state[name] for name in final}
     return LocalTraining(state=final, update=update, checkpoints=tuple(blobs), steps=tuple(steps))

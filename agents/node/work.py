@@ -7,7 +7,6 @@ panel member's replay of a segment is compared bit for bit with what was publish
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -34,7 +33,7 @@ from agents.learning.training import (
     decode_checkpoint,
     initial_checkpoint,
     model_part,
-    run_steps,
+    run_segments,
 )
 from agents.node.manifest import (
     LENGTH_BYTES,
@@ -145,15 +144,13 @@ def train(
     """:func:`agents.learning.training.train_locally`, segment by segment so progress can be shown."""
     hp, data = ctx.hp, ctx.shard(task.shard)
     steps = checkpoint_steps(hp)
-    checkpoint = initial_checkpoint(global_state, hp)
-    blobs = [encode_state(checkpoint)]
-    for i, (start, stop) in enumerate(itertools.pairwise(steps)):
-        checkpoint = run_steps(
-            ctx.skill, ctx.config, checkpoint, global_state, data, task.seed, hp, start, stop
-        )
+    start = initial_checkpoint(global_state, hp)
+    blobs = [encode_state(start)]
+    segments = run_segments(ctx.skill, ctx.config, start, global_state, data, task.seed, hp, steps)
+    for i, checkpoint in enumerate(segments, start=1):
         blobs.append(encode_state(checkpoint))
         if on_segment:
-            on_segment(i + 1, len(steps) - 1)
+            on_segment(i, len(steps) - 1)
     return Trained(tuple(blobs))
 
 
