@@ -33,7 +33,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "agents"))  # agent_helpers and the Net harness of tests/agents
 FLOWER_PYTHON = ROOT / ".venv-flower" / "bin" / "python"
 RESULTS = ROOT / "bench" / "results"
-ROUNDS = 5
+ROUNDS = {"light": 20, "heavy": 20, "long": 5}
+"""Rounds per run: enough that a few slow rounds on a shared machine do not decide the short workloads."""
+REPEATS = 2
+"""Each workload runs ours then Flower, twice over: this machine's speed drifts over minutes, and taking
+turns puts both sides through the same drift."""
 TRAINERS = (1, 2, 3, 4)
 VERIFIERS = (5, 6)
 AGGREGATOR = 7
@@ -143,7 +147,7 @@ def workloads() -> dict[str, dict[str, Any]]:
     }
 
 
-def run_ours(logs: Path, hyperparams: dict[str, Any], measure_idle: bool) -> dict[str, Any]:
+def run_ours(logs: Path, hyperparams: dict[str, Any], rounds: int, measure_idle: bool) -> dict[str, Any]:
     from agent_helpers import Reader, address, genesis_metric, job_spec, new_job  # type: ignore[import-not-found]
     from conftest import Net  # type: ignore[import-not-found]
 
@@ -162,7 +166,7 @@ def run_ours(logs: Path, hyperparams: dict[str, Any], measure_idle: bool) -> dic
             stamper = Stamper(reader, anvil.url)
             stamper.poll()
             job = new_job(net, slots=len(TRAINERS), hyperparams=hyperparams)
-            common = ["--job", str(job), "--rounds", str(ROUNDS)]
+            common = ["--job", str(job), "--rounds", str(rounds)]
             started = time.perf_counter()
             procs = [
                 net.agent(f"trainer{i}", "worker", "start", "--account", f"TEST::{i}", *common)
@@ -192,7 +196,7 @@ def run_ours(logs: Path, hyperparams: dict[str, Any], measure_idle: bool) -> dic
             idle = idle_cpu(net, job) if measure_idle else None
         finally:
             net.stop_all()
-    ours = analyse(stamper.seen, job, started, done, hyperparams, shard_count, address, Task)
+    ours = analyse(stamper.seen, job, rounds, started, done, hyperparams, shard_count, address, Task)
     ours["cpu_s_per_round"] = cpu_per_round(stamper.cpu_marks)
     ours["genesis_accuracy"] = genesis_metric()
     ours["idle_agent_cpu_percent"] = idle
@@ -224,6 +228,7 @@ def idle_cpu(net: Any, job: int) -> float:
 def analyse(
     seen: list[tuple[float, Any]],
     job: int,
+    count: int,
     started: float,
     done: float,
     hyperparams: dict[str, Any],
@@ -234,7 +239,7 @@ def analyse(
     opened = {
         e.args["roundId"]: (t, e) for t, e in seen if e.name == "RoundOpened" and e.args["jobId"] == job
     }
-    order = sorted(opened, key=lambda r: opened[r][0])[:ROUNDS]
+    order = sorted(opened, key=lambda r: opened[r][0])[:count]
     accuracy = {
         e.args["number"]: e.args["metrics"][0] / 1e6
         for _, e in seen
@@ -293,62 +298,100 @@ def steady(rounds: list[dict[str, Any]]) -> float:
     return mean([r["wall_s"] for r in rounds[1:]])
 
 
-def measure(name: str, hyperparams: dict[str, Any], logs: Path, console: Any) -> tuple[dict[str, Any], list]:
-    """One workload on both sides: figures and targets, tables printed."""
-    from rich.table import Table
+def steady_phases(rounds: list[dict[str, Any]]) -> dict[str, float]:
+    """Mean seconds of each phase over rounds 2.."""
+    return {
+        label: mean([r["phases_s"][label] for r in rounds[1:] if label in r["phases_s"]])
+        for label, _ in PHASES
+    }
 
-    from bench.common import Target
 
-    console.rule(f"workload {name}: {json.dumps(hyperparams)}")
-    (logs / name).mkdir()
-    ours = run_ours(logs / name, hyperparams, measure_idle=name == "light")
+def run_pair(name: str, hyperparams: dict[str, Any], repeat: int, logs: Path) -> dict[str, Any]:
+    """Ours, then Flower on the same tasks: one repeat of a workload."""
+    folder = logs / f"{name}-{repeat}"
+    folder.mkdir()
+    ours = run_ours(folder, hyperparams, ROUNDS[name], measure_idle=name == "light" and repeat == 1)
     job = {"hyperparams": hyperparams, "tasks": ours["tasks"], "shard_count": ours["shard_count"],
            "shard_seed": 0, "init_seed": 0}  # fmt: skip
     simulation, loop = run_flower("simulation", job), run_flower("loop", job)
-
-    table = Table(title=f"{name}: round wall time (s) and test accuracy")
-    for column in ("round", "ours", "Flower sim", "Flower loop", "ours / sim", "ours acc", "Flower acc"):
-        table.add_column(column, justify="right")
-    for o, f, lo in zip(ours["rounds"], simulation, loop, strict=True):
-        note = " (start-up)" if o["includes_agent_startup"] else ""
-        table.add_row(
-            f"{o['round']}{note}", f"{o['wall_s']:.2f}", f"{f['wall_s']:.2f}", f"{lo['wall_s']:.2f}",
-            f"{o['wall_s'] / f['wall_s']:.1f}x", f"{o['accuracy']:.4f}", f"{f['accuracy']:.4f}",
-        )  # fmt: skip
-    console.print(table)
-    cpu = Table(title=f"{name}: CPU seconds per steady round (2 cores)")
-    for column in ("process", "CPU s / round"):
-        cpu.add_column(column, justify="right")
-    for group, seconds in ours["cpu_s_per_round"].items():
-        cpu.add_row(group, f"{seconds:.2f}")
-    console.print(cpu)
-    phases = Table(title=f"{name}: where our round goes (s, RoundOpened to the last event of each kind)")
-    phases.add_column("phase")
-    for o in ours["rounds"]:
-        phases.add_column(f"round {o['round']}", justify="right")
-    for label, _ in PHASES:
-        phases.add_row(label, *(f"{o['phases_s'].get(label, float('nan')):.2f}" for o in ours["rounds"]))
-    console.print(phases)
-
     ours_s, sim_s, loop_s = steady(ours["rounds"]), steady(simulation), steady(loop)
-    gap = abs(ours["rounds"][-1]["accuracy"] - simulation[-1]["accuracy"]) * 100
-    figures = {
-        "hyperparams": hyperparams,
+    return {
         "ours_round_s_steady": ours_s,
         "flower_simulation_round_s_steady": sim_s,
         "flower_loop_round_s_steady": loop_s,
         "ratio_to_simulation": ours_s / sim_s,
-        "ratio_to_loop": ours_s / loop_s,
         "ours_final_accuracy": ours["rounds"][-1]["accuracy"],
         "flower_final_accuracy": simulation[-1]["accuracy"],
         "genesis_accuracy": ours["genesis_accuracy"],
         "idle_agent_cpu_percent": ours["idle_agent_cpu_percent"],
         "cpu_s_per_round": ours["cpu_s_per_round"],
+        "phases_s_steady": steady_phases(ours["rounds"]),
         "ours_rounds": ours["rounds"],
         "flower_simulation_rounds": simulation,
         "flower_loop_rounds": loop,
         "tasks": ours["tasks"],
     }
+
+
+def print_pair(name: str, repeat: int, pair: dict[str, Any], console: Any) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"{name}, run {repeat}: round wall time (s) and test accuracy")
+    for column in ("round", "ours", "Flower sim", "Flower loop", "ours / sim", "ours acc", "Flower acc"):
+        table.add_column(column, justify="right")
+    rows = zip(pair["ours_rounds"], pair["flower_simulation_rounds"], pair["flower_loop_rounds"], strict=True)
+    for o, f, lo in rows:
+        note = " (start-up)" if o["includes_agent_startup"] else ""
+        table.add_row(
+            f"{o['round']}{note}", f"{o['wall_s']:.2f}", f"{f['wall_s']:.2f}", f"{lo['wall_s']:.2f}",
+            f"{o['wall_s'] / f['wall_s']:.1f}x", f"{o['accuracy']:.4f}", f"{f['accuracy']:.4f}",
+        )  # fmt: skip
+    means = (pair[f"{side}_round_s_steady"] for side in ("ours", "flower_simulation", "flower_loop"))
+    table.add_row("steady mean", *(f"{m:.3f}" for m in means), f"{pair['ratio_to_simulation']:.2f}x", "", "")
+    console.print(table)
+    where = Table(title=f"{name}, run {repeat}: where a steady round goes")
+    for column in ("phase (RoundOpened to the last event of each kind)", "s"):
+        where.add_column(column)
+    for label, seconds in pair["phases_s_steady"].items():
+        where.add_row(label, f"{seconds:.3f}")
+    for group, seconds in pair["cpu_s_per_round"].items():
+        where.add_row(f"CPU: {group} (core-s)", f"{seconds:.3f}")
+    console.print(where)
+
+
+def measure(name: str, hyperparams: dict[str, Any], logs: Path, console: Any) -> tuple[dict[str, Any], list]:
+    """One workload, REPEATS times on both sides in turn: figures and targets, tables printed."""
+    from bench.common import Target
+
+    console.rule(f"workload {name}: {json.dumps(hyperparams)}, {ROUNDS[name]} rounds, {REPEATS} runs")
+    pairs = []
+    for repeat in range(1, REPEATS + 1):
+        pairs.append(run_pair(name, hyperparams, repeat, logs))
+        print_pair(name, repeat, pairs[-1], console)
+    ours_s = mean([p["ours_round_s_steady"] for p in pairs])
+    sim_s = mean([p["flower_simulation_round_s_steady"] for p in pairs])
+    loop_s = mean([p["flower_loop_round_s_steady"] for p in pairs])
+    gap = max(abs(p["ours_final_accuracy"] - p["flower_final_accuracy"]) * 100 for p in pairs)
+    figures = {
+        "hyperparams": hyperparams,
+        "rounds": ROUNDS[name],
+        "ours_round_s_steady": ours_s,
+        "flower_simulation_round_s_steady": sim_s,
+        "flower_loop_round_s_steady": loop_s,
+        "ratio_to_simulation": ours_s / sim_s,
+        "ratio_to_loop": ours_s / loop_s,
+        "ratio_to_simulation_by_run": [p["ratio_to_simulation"] for p in pairs],
+        "final_accuracy_gap_points": gap,
+        "cpu_s_per_round": {
+            g: mean([p["cpu_s_per_round"][g] for p in pairs]) for g in pairs[0]["cpu_s_per_round"]
+        },
+        "runs": pairs,
+    }
+    by_run = ", ".join(f"{p['ratio_to_simulation']:.2f}x" for p in pairs)
+    console.print(
+        f"{name}: ours {ours_s:.3f} s, Flower simulation {sim_s:.3f} s a steady round over {REPEATS} runs: "
+        f"{ours_s / sim_s:.2f}x (runs: {by_run})"
+    )
     targets = [
         Target(f"{name}: our round / Flower simulation round (steady, x)", ours_s / sim_s, "<=", 1.5),
         Target(f"{name}: final accuracy gap (points)", gap, "<=", 1.0),
@@ -405,38 +448,57 @@ def write_markdown(figures: dict[str, Any], targets: list) -> None:
         "# Round overhead: ours vs Flower",
         "",
         f"Vision job (digits MLP, FedAvg), {figures['trainers']} trainers, {figures['verifiers']} verifiers, "
-        f"1 aggregator, {figures['rounds']} rounds; the same work on both sides ({figures['same_work']}).",
+        f"1 aggregator; the same work on both sides ({figures['same_work']}). Each workload ran "
+        f"{REPEATS} times, ours then Flower each time; a run's figure is the mean of its steady rounds "
+        "(2..).",
         "",
+        "| workload | rounds | ours (s) | Flower simulation (s) | Flower loop (s) | ours / simulation "
+        "| by run |",
+        "|---|---:|---:|---:|---:|---:|---|",
     ]
     for name, w in figures["workloads"].items():
+        by_run = ", ".join(f"{r:.2f}x" for r in w["ratio_to_simulation_by_run"])
+        lines.append(
+            f"| {name} | {w['rounds']} | {w['ours_round_s_steady']:.3f} | "
+            f"{w['flower_simulation_round_s_steady']:.3f} | {w['flower_loop_round_s_steady']:.3f} | "
+            f"{w['ratio_to_simulation']:.2f}x | {by_run} |"
+        )
+    for name, w in figures["workloads"].items():
+        lines += ["", f"## Workload {name}: {json.dumps(w['hyperparams'])}", ""]
         lines += [
-            f"## Workload {name}: {json.dumps(w['hyperparams'])}",
-            "",
-            "| round | ours (s) | Flower simulation (s) | Flower loop (s) | ours / simulation | ours acc "
-            "| Flower acc |",
-            "|---:|---:|---:|---:|---:|---:|---:|",
+            "| where a steady round goes | " + " | ".join(f"run {i}" for i in range(1, REPEATS + 1)) + " |"
         ]
-        for o, f, lo in zip(
-            w["ours_rounds"], w["flower_simulation_rounds"], w["flower_loop_rounds"], strict=True
-        ):
-            note = " (incl. start-up)" if o["includes_agent_startup"] else ""
-            lines.append(
-                f"| {o['round']}{note} | {o['wall_s']:.2f} | {f['wall_s']:.2f} | {lo['wall_s']:.2f} "
-                f"| {o['wall_s'] / f['wall_s']:.1f}x | {o['accuracy']:.4f} | {f['accuracy']:.4f} |"
-            )
-        lines += ["", "Where our round goes (s, RoundOpened to the last event of each kind):", ""]
-        lines += ["| phase | " + " | ".join(f"round {o['round']}" for o in w["ours_rounds"]) + " |"]
-        lines += ["|---|" + "---:|" * len(w["ours_rounds"])]
+        lines += ["|---|" + "---:|" * REPEATS]
         for label, _ in PHASES:
-            cells = " | ".join(f"{o['phases_s'].get(label, float('nan')):.2f}" for o in w["ours_rounds"])
-            lines.append(f"| {label} | {cells} |")
-        capacity = w["ours_round_s_steady"] * 2
-        spent = ", ".join(f"{g} {s:.2f}" for g, s in w["cpu_s_per_round"].items())
-        lines += ["", f"CPU seconds per steady round ({capacity:.2f} core-seconds on 2 cores): {spent}.", ""]
-    lines += ["| target | value | bound | met |", "|---|---:|---:|---|"]
+            lines.append(
+                f"| {label} (s) | "
+                + " | ".join(f"{r['phases_s_steady'][label]:.3f}" for r in w["runs"])
+                + " |"
+            )
+        for group in w["cpu_s_per_round"]:
+            cells = " | ".join(f"{r['cpu_s_per_round'][group]:.3f}" for r in w["runs"])
+            lines.append(f"| CPU: {group} (core-s) | {cells} |")
+        for i, run in enumerate(w["runs"], start=1):
+            lines += [
+                "",
+                f"Run {i}:",
+                "",
+                "| round | ours (s) | Flower simulation (s) | Flower loop (s) | ours acc | Flower acc |",
+                "|---:|---:|---:|---:|---:|---:|",
+            ]
+            rows = zip(
+                run["ours_rounds"], run["flower_simulation_rounds"], run["flower_loop_rounds"], strict=True
+            )
+            for o, f, lo in rows:
+                note = " (incl. start-up)" if o["includes_agent_startup"] else ""
+                lines.append(
+                    f"| {o['round']}{note} | {o['wall_s']:.2f} | {f['wall_s']:.2f} | {lo['wall_s']:.2f} "
+                    f"| {o['accuracy']:.4f} | {f['accuracy']:.4f} |"
+                )
+    lines += ["", "| target | value | bound | met |", "|---|---:|---:|---|"]
     for t in targets:
         lines.append(f"| {t.what} | {t.value:.3g} | {t.op} {t.bound:g} | {'yes' if t.met else 'no'} |")
-    idle = figures["workloads"]["light"]["idle_agent_cpu_percent"]
+    idle = figures["workloads"]["light"]["runs"][0]["idle_agent_cpu_percent"]
     lines += [
         "",
         f"Flower simulation: {figures['flower_simulation']}.",
