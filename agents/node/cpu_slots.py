@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import fcntl
 import os
-import time
+import queue
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from agents.deployments import aoai_home
-
-POLL_S = 0.005
-"""Sleep between sweeps over busy slots."""
 
 
 class CpuSlots:
@@ -44,17 +42,49 @@ class CpuSlots:
             yield
             return
         self.directory.mkdir(parents=True, exist_ok=True)
-        while True:
-            for index in range(self.count):
-                fd = os.open(self.directory / f"slot-{index}", os.O_RDWR | os.O_CREAT, 0o600)
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    os.close(fd)
-                    continue
-                try:
-                    yield
-                finally:
-                    os.close(fd)  # releases the lock
-                return
-            time.sleep(POLL_S)
+        fd = self._free_slot()
+        if fd is None:
+            fd = self._first_freed()
+        try:
+            yield
+        finally:
+            os.close(fd)  # releases the lock
+
+    def _open(self, index: int) -> int:
+        return os.open(self.directory / f"slot-{index}", os.O_RDWR | os.O_CREAT, 0o600)
+
+    def _free_slot(self) -> int | None:
+        """A locked descriptor of a free slot, if one is free now."""
+        for index in range(self.count):
+            fd = self._open(index)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                continue
+            return fd
+        return None
+
+    def _first_freed(self) -> int:
+        """The first slot to be freed, waited for without polling: a thread blocks on each slot's lock;
+        the first to get one hands it over, the others give theirs back as soon as they get it. (Polling
+        every 5 ms, two waiting trainers woke 400 times a second on the cores the others trained on, and
+        training took about a tenth more CPU.)"""
+        won: queue.SimpleQueue[int] = queue.SimpleQueue()
+        handed = threading.Lock()
+        taken = False
+
+        def wait(index: int) -> None:
+            nonlocal taken
+            fd = self._open(index)
+            fcntl.flock(fd, fcntl.LOCK_EX)  # releases the GIL while it blocks
+            with handed:
+                first, taken = not taken, True
+            if first:
+                won.put(fd)
+            else:
+                os.close(fd)
+
+        for index in range(self.count):
+            threading.Thread(target=wait, args=(index,), daemon=True, name=f"cpu-slot-{index}").start()
+        return won.get()

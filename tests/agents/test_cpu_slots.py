@@ -81,3 +81,35 @@ def test_zero_slots_means_unlimited_and_negative_is_refused(tmp_path: Path) -> N
         assert not any(tmp_path.iterdir())
     with pytest.raises(ValueError, match="0 \\(unlimited\\) or more"):
         CpuSlots(tmp_path, -1)
+
+
+def test_a_waiter_sleeps_until_a_slot_is_freed_and_then_gets_it_at_once(tmp_path: Path) -> None:
+    """Two slots held by this process; a waiter in another process burns no CPU while it waits, and takes
+    whichever slot is freed first (here the second) within a few milliseconds."""
+    slots = CpuSlots(tmp_path, 2)
+    ctx = multiprocessing.get_context("spawn")
+    log = tmp_path / "log"
+    with slots.hold():
+        second = slots.hold()
+        second.__enter__()
+        waiter = ctx.Process(target=_hold, args=(str(tmp_path), 2, 0.0, str(log)))
+        waiter.start()
+        assert waiter.pid is not None
+        deadline = time.monotonic() + 30
+        while len(os.listdir(f"/proc/{waiter.pid}/task")) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)  # until it waits: its main thread and one blocked thread per slot
+        assert not log.exists()
+        waiting_cpu = _cpu_seconds(waiter.pid)
+        time.sleep(1.0)
+        assert _cpu_seconds(waiter.pid) - waiting_cpu < 0.02
+        freed = time.monotonic()
+        second.__exit__(None, None, None)
+        waiter.join(timeout=10)
+        assert waiter.exitcode == 0
+        (start, _) = map(float, log.read_text().split())
+        assert start - freed < 0.1
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
