@@ -259,6 +259,7 @@ class Verifier(Agent):
             return
         ctx = self.context(record.job_id)
         excluded = int(info["challengedSlots"]) | int(info["rejectedSlots"])
+        self._replay_share(record, seed, excluded)
         for slot in self._order(record):
             key = (record.round_id, slot)
             if excluded >> slot & 1:
@@ -276,6 +277,16 @@ class Verifier(Agent):
             if self.faults[key] is not None:  # until the challenge is on chain (a failed send retries)
                 self._challenge(record, slot)
         self._attest(record, excluded)
+
+    def _replay_share(self, record: RoundRecord, seed: bytes, excluded: int) -> None:
+        """The drawn segments of this verifier's share, all slots together (one batch, not one per slot)."""
+        ctx = self.context(record.job_id)
+        slots = [
+            s for s in self._share(record)
+            if s in record.reveals and not excluded >> s & 1 and (record.round_id, s) not in self.faults
+            and not self._attested_enough(record, s) and self._inspection(record, s).fault is None
+        ]  # fmt: skip
+        self._replay(record, {s: drawn_segments(ctx, seed, s) for s in slots})
 
     def _attested_enough(self, record: RoundRecord, slot: int) -> bool:
         """Whether ``slot`` has its quorum of attestations without this verifier's (nothing to add).
