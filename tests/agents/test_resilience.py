@@ -3,6 +3,7 @@ nothing is sent twice and nothing owed is lost."""
 
 from __future__ import annotations
 
+import subprocess
 import time
 from pathlib import Path
 
@@ -28,18 +29,21 @@ def test_trainer_and_aggregator_restart(net, reader):
     rounds = 2
     job = new_job(net, slots=3)
     common = ["--job", str(job), "--rounds", str(rounds)]
-    crashed_trainer = net.agent(
-        "r-trainer1", "worker", "start", "--account", "TEST::1", "--crash-after", "training", *common
-    )
+
+    def trainer(i: int, *crash: str) -> subprocess.Popen[bytes]:
+        return net.agent(f"r-trainer{i}", "worker", "start", "--account", f"TEST::{i}", *crash, *common)
+
+    # Trainer 1 dies while training, trainer 2 right after committing: restarted, trainer 1 trains again
+    # and commits once; trainer 2 reveals the update its journal says it committed.
+    crashed_trainers = {i: trainer(i, "--crash-after", at) for i, at in ((1, "training"), (2, "commit"))}
     crashed_aggregator = net.agent(
         "r-aggregator", "aggregator", "start", "--account", "TEST::7", "--crash-after", "proposal", *common
     )
-    procs = [
-        net.agent(f"r-trainer{i}", "worker", "start", "--account", f"TEST::{i}", *common) for i in (2, 3)
-    ]
+    procs = [trainer(3)]
     procs.append(net.agent("r-verifier5", "verifier", "start", "--account", "TEST::5", *common))
-    assert crashed_trainer.wait(timeout=240) == CRASHED
-    procs.append(net.agent("r-trainer1", "worker", "start", "--account", "TEST::1", *common))
+    for i, crashed in crashed_trainers.items():
+        assert crashed.wait(timeout=240) == CRASHED
+        procs.append(trainer(i))
     assert crashed_aggregator.wait(timeout=240) == CRASHED
     procs.append(net.agent("r-aggregator", "aggregator", "start", "--account", "TEST::7", *common))
     net.wait(procs)
