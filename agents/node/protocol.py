@@ -1,8 +1,10 @@
 """The protocol as an agent sees it: contract handles, transactions with named reverts, chain time, and a
 book of what the contracts' events said (rounds, reveals, generations, proposals, disputes).
 
-Agents learn from the book and decide from the views: the book is rebuilt from the deployment block on
-every start, and every action is guarded by a fresh view call, so a restart never repeats an action.
+Agents learn from the book and decide from it or from views: the book is rebuilt from the deployment block
+on every start and read on at every new block, through the agent's own last transaction, and the
+contracts refuse a repeated action at its gas estimate, before anything is sent; so neither a restart nor
+a lagging book repeats an action.
 """
 
 from __future__ import annotations
@@ -224,6 +226,7 @@ class Chain:
         }
         self.heads = HeadWatch(self.web3, websocket_url(str(chain.provider.uri)))
         self.book = Book()
+        self._own_block = 0  # the block of the agent's last transaction: the next sync reads through it
         self._job_configs: dict[int, Any] = {}
         self._errors = {
             "0x" + keccak(text=f"{e.name}({','.join(i.canonical_type for i in e.inputs)})")[:4].hex(): e.name
@@ -233,9 +236,10 @@ class Chain:
         self.sender = Sender(self.web3, account, self.chain_id, self.heads, self._errors)
 
     def sync(self, on_event: Callable[[Event], None] | None = None) -> int:
-        """Reads new events into the book; returns how many."""
+        """Reads new events into the book, through the agent's last transaction at least; returns how
+        many."""
         latest = self.heads.latest()
-        events = self.cursor.poll(None if latest is None else latest[0])
+        events = self.cursor.poll(None if latest is None else max(latest[0], self._own_block))
         for event in events:
             self.book.apply(event)
             if on_event:
@@ -258,6 +262,7 @@ class Chain:
         address, function = self._functions[(contract, method)]
         data = function.calldata(self.web3.codec, args)
         receipt = self.sender.send(address, data, value, what=method, gas_floor=gas_floor)
+        self._own_block = max(self._own_block, int(receipt["blockNumber"], 16))
         return self.cursor.decode_all(receipt["logs"])
 
     def view(self, contract: str, method: str, *args: Any) -> Any:

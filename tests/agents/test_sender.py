@@ -39,6 +39,21 @@ def test_send_returns_events_and_names_reverts_before_signing(net):
             chain.send("TrainingRounds", "claimAndCommit", round_id, 0)
 
 
+def test_the_book_reads_through_the_agents_own_transaction(net, monkeypatch):
+    """Even when the head subscription has not yet pushed the block of the agent's transaction, the next
+    sync reads it: an agent deciding from its book never acts as if its own commit had not happened."""
+    with chain_in_new_job(net, "TEST::3", slots=2) as (chain, job, round_id):
+        chain.ensure_stake(TRAINER, int(chain.job_spec(job)["trainerStake"]))
+        chain.sync()
+        behind = chain.cursor.next_block - 1, int(time.time())
+        [event] = chain.send("TrainingRounds", "claimAndCommit", round_id, 1, b"\x02" * 32)
+        assert event.block > behind[0]
+        monkeypatch.setattr(chain.heads, "latest", lambda: behind)  # the new head not pushed yet
+        chain.sync()
+        assert chain.book.rounds[round_id].slots_of(chain.me) == {1}
+        assert not chain.book.takes_commit(chain.book.rounds[round_id], chain.me)
+
+
 def test_a_gas_floor_raises_the_limit_above_the_estimate(net):
     """A call that may cost more once mined than estimated (a proposal attestation that turns out to be the
     quorum's last, which finalizes) goes out with at least its floor; without one, estimate x margin."""
