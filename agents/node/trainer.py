@@ -22,7 +22,7 @@ from agents.node.accounts import derived_secret
 from agents.node.agent import Agent
 from agents.node.journal import Journal
 from agents.node.manifest import commitment
-from agents.node.protocol import COMMIT, REVEAL, SLOT_COMMITTED, TRAINER, RoundRecord, as_dict
+from agents.node.protocol import COMMIT, REVEAL, TRAINER, RoundRecord
 from agents.node.routing import choose_job
 from agents.node.sender import Reverted
 from agents.node.work import JobContext, Task, Trained, fabricate, publish, train
@@ -71,24 +71,22 @@ class Trainer(Agent):
         if self.job is None or (round_id := self.chain.book.current.get(self.job)) is None:
             return
         record = self.chain.book.rounds[round_id]
-        committed = record.slots_of(self.chain.me)
-        if record.closed or (
-            committed <= set(record.reveals) and not self.chain.book.takes_commit(record, self.chain.me)
-        ):
+        unrevealed = sorted(record.slots_of(self.chain.me) - set(record.reveals) - record.penalized)
+        if record.closed or not (unrevealed or self.chain.book.takes_commit(record, self.chain.me)):
             if self.rounds is None or record.number < self.rounds:
                 self.prefetch_proposal(record)  # the next round's weights
-            return  # the book shows nothing left to do here (revealed, or no way in): no views needed
-        info = self.chain.round_info(round_id)
-        mine = as_dict(self.chain.view("TrainingRounds", "trainerState", round_id, self.chain.me))
-        now = self.chain.now()
-        if not mine["claimed"] and info["phase"] == COMMIT and self._wants(record):
+            return  # the book shows nothing left to do here (revealed, or no way in)
+        if unrevealed:
+            if record.phase == COMMIT and not self._commit_closed(round_id):
+                return  # the book saw no full house; the view says the deadline has not passed either
+            self._reveal(record, unrevealed[0])
+        elif self._wants(record) and self.chain.round_info(round_id)["phase"] == COMMIT:
             self._commit(record)
-        elif (
-            mine["status"] == SLOT_COMMITTED
-            and not mine["revealed"]
-            and (info["phase"] == REVEAL or now > info["commitDeadline"])
-        ):
-            self._reveal(record, int(mine["slot"]))
+
+    def _commit_closed(self, round_id: int) -> bool:
+        """Whether the round's commit phase is over though not every slot was committed: by the deadline."""
+        info = self.chain.round_info(round_id)
+        return bool(info["phase"] == REVEAL or self.chain.now() > info["commitDeadline"])
 
     def _route(self) -> int | None:
         """``--job auto``: a job whose round awaits this trainer's reveal, else the UCB choice (noting the
@@ -173,14 +171,13 @@ class Trainer(Agent):
             return
         digest = commitment(entry["cid"], bytes.fromhex(entry["hash"]), bytes.fromhex(entry["root"]),
                             self._salt(record.round_id), self.chain.me)  # fmt: skip
-        self.chain.ensure_stake(TRAINER, int(self.chain.job_spec(record.job_id)["trainerStake"]))
-        slots = list(self.chain.view("TrainingRounds", "openSlots", record.round_id))
+        slots = [s for s in range(record.slot_count) if s not in record.commits]
         self._rng.shuffle(slots)
         for slot in slots:
             try:
-                self.chain.send("TrainingRounds", "claimAndCommit", record.round_id, slot, digest)
+                self._claim_and_commit(record, slot, digest)
             except Reverted as error:
-                if error.name == "TrainingRoundsSlotUnavailable":
+                if error.name == "TrainingRoundsSlotUnavailable":  # taken since the book's last sync
                     continue
                 raise
             routed = f"; routed at block {self._routed_at}" if self.auto else ""
@@ -188,6 +185,18 @@ class Trainer(Agent):
             self.crash_point("commit")
             return
         self.say(f"no open slot in round {record.number}")
+
+    def _claim_and_commit(self, record: RoundRecord, slot: int, digest: bytes) -> None:
+        """Claims ``slot`` and commits ``digest``, first topping the stake up if the chain says it is short
+        (slashed, or the job asks more than the start-up stake)."""
+        try:
+            self.chain.send("TrainingRounds", "claimAndCommit", record.round_id, slot, digest)
+        except Reverted as error:
+            if error.name != "TrainingRoundsInsufficientStake":
+                raise
+            added = self.chain.ensure_stake(TRAINER, int(self.chain.job_spec(record.job_id)["trainerStake"]))
+            self.say(f"staked {added / 1e18:g} ETH more")
+            self.chain.send("TrainingRounds", "claimAndCommit", record.round_id, slot, digest)
 
     def _reveal(self, record: RoundRecord, slot: int) -> None:
         entry = self._prepare(record)
