@@ -228,6 +228,7 @@ class Chain:
         self.book = Book()
         self._own_block = 0  # the block of the agent's last transaction: the next sync reads through it
         self._job_configs: dict[int, Any] = {}
+        self._opened_at: dict[int, int] = {}  # chain time each round opened, by round id
         self._errors = {
             "0x" + keccak(text=f"{e.name}({','.join(i.canonical_type for i in e.inputs)})")[:4].hex(): e.name
             for n in self.c
@@ -274,7 +275,18 @@ class Chain:
         return function.result(self.web3.codec, bytes.fromhex(response["result"][2:]))
 
     def round_info(self, round_id: int) -> dict[str, Any]:
-        return as_dict(self.view("TrainingRounds", "roundInfo", round_id))
+        info = as_dict(self.view("TrainingRounds", "roundInfo", round_id))
+        self._opened_at.setdefault(round_id, int(info["openedAt"]))
+        return info
+
+    def surely_committing(self, record: RoundRecord) -> bool:
+        """Whether ``record`` is still in its commit phase, known without a view: the book saw no full house
+        and chain time is inside the commit window (from the round's opening, as an earlier view read it)."""
+        opened = self._opened_at.get(record.round_id)
+        return (
+            record.phase == COMMIT and not record.closed and opened is not None
+            and self.now() <= opened + int(self.job_config(record.job_id).commitPhase)
+        )  # fmt: skip
 
     def job_config(self, job_id: int) -> Any:
         """TrainingRounds' configuration of a job, fixed when the job was registered (read once)."""

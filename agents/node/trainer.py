@@ -77,15 +77,17 @@ class Trainer(Agent):
                 self.prefetch_proposal(record)  # the next round's weights
             return  # the book shows nothing left to do here (revealed, or no way in)
         if unrevealed:
-            if record.phase == COMMIT and not self._commit_closed(round_id):
+            if record.phase == COMMIT and not self._commit_closed(record):
                 return  # the book saw no full house; the view says the deadline has not passed either
             self._reveal(record, unrevealed[0])
         elif self._wants(record) and self.chain.round_info(round_id)["phase"] == COMMIT:
             self._commit(record)
 
-    def _commit_closed(self, round_id: int) -> bool:
+    def _commit_closed(self, record: RoundRecord) -> bool:
         """Whether the round's commit phase is over though not every slot was committed: by the deadline."""
-        info = self.chain.round_info(round_id)
+        if self.chain.surely_committing(record):
+            return False
+        info = self.chain.round_info(record.round_id)
         return bool(info["phase"] == REVEAL or self.chain.now() > info["commitDeadline"])
 
     def _route(self) -> int | None:

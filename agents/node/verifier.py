@@ -189,6 +189,8 @@ class Verifier(Agent):
         return self.seeds[record.round_id]
 
     def _round(self, record: RoundRecord) -> None:
+        if self.chain.surely_committing(record):
+            return  # nothing revealed yet, nothing to check
         info = self.chain.round_info(record.round_id)
         phase, now = info["phase"], self.chain.now()
         share = self._share(record)

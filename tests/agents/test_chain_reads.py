@@ -7,6 +7,7 @@ from agent_helpers import chain_in_new_job
 from web3 import Web3
 
 from agents.chain.connection import project
+from agents.node.protocol import COMMIT, REVEAL, TRAINER
 from agents.node.sender import Reverted
 
 pytestmark = pytest.mark.services
@@ -44,3 +45,22 @@ def test_views_read_as_web3_reads_them(net):
         assert raised.value.name == "TrainingRoundsUnknownRound"
         with pytest.raises(TypeError, match="takes 1 arguments"):
             chain.view("TrainingRounds", "roundInfo")
+
+
+def test_the_commit_phase_is_known_without_a_view_only_while_it_surely_lasts(net, monkeypatch):
+    """An agent skips its round view while the book saw no full house and chain time is inside the commit
+    window: not before a view told it when the round opened, not past the window, not after a full house."""
+    with chain_in_new_job(net, "TEST::1", slots=1) as (chain, job, round_id):
+        record = chain.book.rounds[round_id]
+        assert not chain.surely_committing(record)  # when the round opened is not known yet
+        info = chain.round_info(round_id)
+        assert info["phase"] == COMMIT and chain.surely_committing(record)
+        window_end = int(info["openedAt"]) + int(chain.job_config(job).commitPhase)
+        monkeypatch.setattr(chain, "now", lambda: window_end + 1)
+        assert not chain.surely_committing(record)
+        monkeypatch.undo()
+        chain.ensure_stake(TRAINER, int(chain.job_spec(job)["trainerStake"]))
+        chain.send("TrainingRounds", "claimAndCommit", round_id, 0, b"\x01" * 32)  # its one slot: full
+        chain.sync()
+        assert not chain.surely_committing(record)
+        assert chain.round_info(round_id)["phase"] == REVEAL
