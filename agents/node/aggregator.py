@@ -46,8 +46,8 @@ class Aggregator(Agent):
             raise
 
     def _round(self, record: RoundRecord) -> None:
-        if self.chain.surely_committing(record):
-            return  # nothing to aggregate yet
+        if self.chain.sure_phase(record) is not None:
+            return  # still committing or revealing: nothing to aggregate yet
         info = self.chain.round_info(record.round_id)
         phase, now = info["phase"], self.chain.now()
         accepted = int(info["revealedSlots"]) & ~int(info["rejectedSlots"])

@@ -229,6 +229,7 @@ class Chain:
         self._own_block = 0  # the block of the agent's last transaction: the next sync reads through it
         self._job_configs: dict[int, Any] = {}
         self._opened_at: dict[int, int] = {}  # chain time each round opened, by round id
+        self._reveal_deadlines: dict[int, int] = {}  # by round id, once a view saw its reveals open
         self._errors = {
             "0x" + keccak(text=f"{e.name}({','.join(i.canonical_type for i in e.inputs)})")[:4].hex(): e.name
             for n in self.c
@@ -277,16 +278,23 @@ class Chain:
     def round_info(self, round_id: int) -> dict[str, Any]:
         info = as_dict(self.view("TrainingRounds", "roundInfo", round_id))
         self._opened_at.setdefault(round_id, int(info["openedAt"]))
+        if info["phase"] == REVEAL:  # reveals open: the deadline stays put until they close
+            self._reveal_deadlines.setdefault(round_id, int(info["revealDeadline"]))
         return info
 
-    def surely_committing(self, record: RoundRecord) -> bool:
-        """Whether ``record`` is still in its commit phase, known without a view: the book saw no full house
-        and chain time is inside the commit window (from the round's opening, as an earlier view read it)."""
-        opened = self._opened_at.get(record.round_id)
-        return (
-            record.phase == COMMIT and not record.closed and opened is not None
-            and self.now() <= opened + int(self.job_config(record.job_id).commitPhase)
-        )  # fmt: skip
+    def sure_phase(self, record: RoundRecord) -> int | None:
+        """The round's phase when the book and chain time settle it without a view, else None: COMMIT while
+        the book saw no full house and chain time is inside the commit window; REVEAL while it saw the full
+        house but not the last reveal and chain time is before the reveal deadline (both bounds as an
+        earlier view read them)."""
+        if record.closed or record.phase not in (COMMIT, REVEAL):
+            return None
+        if record.phase == COMMIT:
+            opened = self._opened_at.get(record.round_id)
+            end = None if opened is None else opened + int(self.job_config(record.job_id).commitPhase)
+        else:
+            end = self._reveal_deadlines.get(record.round_id)
+        return record.phase if end is not None and self.now() <= end else None
 
     def job_config(self, job_id: int) -> Any:
         """TrainingRounds' configuration of a job, fixed when the job was registered (read once)."""

@@ -85,7 +85,7 @@ class Trainer(Agent):
 
     def _commit_closed(self, record: RoundRecord) -> bool:
         """Whether the round's commit phase is over though not every slot was committed: by the deadline."""
-        if self.chain.surely_committing(record):
+        if self.chain.sure_phase(record) == COMMIT:
             return False
         info = self.chain.round_info(record.round_id)
         return bool(info["phase"] == REVEAL or self.chain.now() > info["commitDeadline"])

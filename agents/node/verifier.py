@@ -21,6 +21,7 @@ from agents.node.manifest import vote_commitment
 from agents.node.protocol import (
     AGGREGATION,
     CHALLENGE,
+    COMMIT,
     PENDING,
     PROPOSAL,
     PROPOSAL_BIT,
@@ -189,16 +190,21 @@ class Verifier(Agent):
         return self.seeds[record.round_id]
 
     def _round(self, record: RoundRecord) -> None:
-        if self.chain.surely_committing(record):
+        sure = self.chain.sure_phase(record)
+        if sure == COMMIT:
             return  # nothing revealed yet, nothing to check
-        info = self.chain.round_info(record.round_id)
-        phase, now = info["phase"], self.chain.now()
+        info = None if sure == REVEAL else self.chain.round_info(record.round_id)
         share = self._share(record)
         for slot in share:  # before the seed exists: fetch, decode, measure
             if slot in record.reveals:
                 self._inspection(record, slot)
-        if set(share) <= set(record.reveals) or phase > REVEAL or now > info["revealDeadline"]:
+        now = self.chain.now()
+        reveals_over = info is not None and (info["phase"] > REVEAL or now > info["revealDeadline"])
+        if set(share) <= set(record.reveals) or reveals_over:
             self._replay_every_segment(record, share)  # the share has revealed, or no more of it can
+        if info is None:
+            return  # reveals surely still open: nothing more to do yet
+        phase = info["phase"]
         if phase == CHALLENGE or (phase == REVEAL and now > info["revealDeadline"]):
             self._penalize_missed(record, now, info)
             self._verify(record, info)

@@ -7,7 +7,8 @@ from agent_helpers import chain_in_new_job
 from web3 import Web3
 
 from agents.chain.connection import project
-from agents.node.protocol import COMMIT, REVEAL, TRAINER
+from agents.node.manifest import commitment
+from agents.node.protocol import CHALLENGE, COMMIT, REVEAL, TRAINER
 from agents.node.sender import Reverted
 
 pytestmark = pytest.mark.services
@@ -47,20 +48,36 @@ def test_views_read_as_web3_reads_them(net):
             chain.view("TrainingRounds", "roundInfo")
 
 
-def test_the_commit_phase_is_known_without_a_view_only_while_it_surely_lasts(net, monkeypatch):
-    """An agent skips its round view while the book saw no full house and chain time is inside the commit
-    window: not before a view told it when the round opened, not past the window, not after a full house."""
+def test_a_phase_is_known_without_a_view_only_while_it_surely_lasts(net, monkeypatch):
+    """An agent skips its round view while the book and chain time settle the phase: commit while no full
+    house was seen and chain time is inside the commit window, reveal while the last reveal was not seen
+    and chain time is before the reveal deadline; never before a view said when those windows end."""
     with chain_in_new_job(net, "TEST::1", slots=1) as (chain, job, round_id):
         record = chain.book.rounds[round_id]
-        assert not chain.surely_committing(record)  # when the round opened is not known yet
+
+        def past(deadline: int) -> None:
+            monkeypatch.setattr(chain, "now", lambda: deadline + 1)
+
+        assert chain.sure_phase(record) is None  # when the round opened is not known yet
         info = chain.round_info(round_id)
-        assert info["phase"] == COMMIT and chain.surely_committing(record)
-        window_end = int(info["openedAt"]) + int(chain.job_config(job).commitPhase)
-        monkeypatch.setattr(chain, "now", lambda: window_end + 1)
-        assert not chain.surely_committing(record)
+        assert info["phase"] == COMMIT and chain.sure_phase(record) == COMMIT
+        past(int(info["openedAt"]) + int(chain.job_config(job).commitPhase))
+        assert chain.sure_phase(record) is None
         monkeypatch.undo()
+
         chain.ensure_stake(TRAINER, int(chain.job_spec(job)["trainerStake"]))
-        chain.send("TrainingRounds", "claimAndCommit", round_id, 0, b"\x01" * 32)  # its one slot: full
+        cid, update_hash, root, salt = "bafkreib", b"\x01" * 32, b"\x02" * 32, b"\x03" * 32
+        digest = commitment(cid, update_hash, root, salt, chain.me)
+        chain.send("TrainingRounds", "claimAndCommit", round_id, 0, digest)  # its one slot: a full house
         chain.sync()
-        assert not chain.surely_committing(record)
-        assert chain.round_info(round_id)["phase"] == REVEAL
+        assert chain.sure_phase(record) is None  # the reveal deadline is not known yet
+        info = chain.round_info(round_id)
+        assert info["phase"] == REVEAL and chain.sure_phase(record) == REVEAL
+        past(int(info["revealDeadline"]))
+        assert chain.sure_phase(record) is None
+        monkeypatch.undo()
+
+        chain.send("TrainingRounds", "reveal", round_id, 0, cid, update_hash, root, salt)  # the last reveal
+        chain.sync()
+        assert chain.sure_phase(record) is None
+        assert chain.round_info(round_id)["phase"] == CHALLENGE
