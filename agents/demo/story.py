@@ -22,6 +22,7 @@ from agents.node.store import Store
 POLL_S = 0.5
 AGENT_GRACE_S = 120.0  # agents given --rounds stop by themselves once their last round is settled
 ROUND_TIMEOUT_S = 600.0  # no round closed for this long: something is stuck
+STAKE_TIMEOUT_S = 300.0  # agents on a busy 2-core machine take tens of seconds to start
 
 
 class DemoError(RuntimeError):
@@ -86,17 +87,32 @@ def create_jobs(cast: Cast, plan: Plan) -> dict[int, str]:
 
 
 def start_agents(cast: Cast, plan: Plan) -> None:
-    """Trainers (the last `attackers` lazy), verifiers and the aggregator, each its own process."""
+    """Verifiers and the aggregator, each its own process; once every verifier has staked (so that a
+    dispute always finds a panel), the trainers (the last `attackers` lazy)."""
     rounds = ["--rounds", str(plan.rounds)] if plan.rounds else []
     names = plan.roles()
+    for i in plan.verifier_accounts:
+        cast.start_agent(names[i], "verifier", "start", "--account", f"TEST::{i}", *rounds)
+    cast.start_agent("aggregator", "aggregator", "start", "--account", f"TEST::{plan.aggregator}", *rounds)
+    wait_for_stakes(cast, [names[i] for i in plan.verifier_accounts])
     for i in plan.trainer_accounts:
         cheat = ["--behaviour", "lazy"] if i in plan.attacker_accounts else []
         cast.start_agent(
             names[i], "worker", "start", "--account", f"TEST::{i}", "--job", "auto", *cheat, *rounds
         )
-    for i in plan.verifier_accounts:
-        cast.start_agent(names[i], "verifier", "start", "--account", f"TEST::{i}", *rounds)
-    cast.start_agent("aggregator", "aggregator", "start", "--account", f"TEST::{plan.aggregator}", *rounds)
+
+
+def wait_for_stakes(cast: Cast, agents: list[str]) -> None:
+    """Blocks until each of ``agents`` has said its stake is in place (its first line after start-up)."""
+    give_up = time.monotonic() + STAKE_TIMEOUT_S
+    waiting = set(agents)
+    while waiting:
+        if failed := cast.failed_agents():
+            raise DemoError(f"agents failed: {failed}; see their logs in {cast.logs}")
+        if time.monotonic() > give_up:
+            raise DemoError(f"{sorted(waiting)} not staked in {STAKE_TIMEOUT_S:.0f} s; logs in {cast.logs}")
+        waiting = {a for a in waiting if "stake" not in (cast.logs / f"{a}.log").read_text(errors="replace")}
+        time.sleep(POLL_S)
 
 
 def run_rounds(cast: Cast, plan: Plan, progress: Progress, console: Console) -> None:
