@@ -9,7 +9,16 @@ from __future__ import annotations
 from typing import Any
 
 from agents.node.agent import Agent
-from agents.node.protocol import AGGREGATION, AGGREGATOR, CHALLENGE, PROPOSAL, RoundRecord, as_dict
+from agents.node.protocol import (
+    AGGREGATION,
+    AGGREGATOR,
+    CHALLENGE,
+    COMMIT,
+    PROPOSAL,
+    REVEAL,
+    RoundRecord,
+    as_dict,
+)
 from agents.node.sender import Reverted
 from agents.node.work import Generation
 
@@ -46,8 +55,15 @@ class Aggregator(Agent):
             raise
 
     def _round(self, record: RoundRecord) -> None:
-        if self.chain.sure_phase(record) is not None:
+        sure = self.chain.sure_phase(record)
+        if sure in (COMMIT, REVEAL):
             return  # still committing or revealing: nothing to aggregate yet
+        if sure == AGGREGATION:
+            if accepted := record.accepted_slots:
+                self._propose(record, accepted)
+            return
+        if sure == PROPOSAL and self.chain.proposal_surely_open(record):
+            return  # the verifiers are checking it, and its window cannot have closed yet
         info = self.chain.round_info(record.round_id)
         phase, now = info["phase"], self.chain.now()
         accepted = int(info["revealedSlots"]) & ~int(info["rejectedSlots"])

@@ -30,7 +30,7 @@ PROPOSAL_BIT = 1 << 255
 ROUND_EVENTS = (
     "RoundPhaseAdvanced", "UpdateCommitted", "UpdateRevealed", "GenerationProposed", "ProposalRejected",
     "UpdateRejected", "RoundFinalized", "RoundClosedEmpty", "VerificationAnchored", "MissedRevealPenalized",
-    "UpdatesAttested",
+    "UpdatesAttested", "ProposalAttested",
 )  # fmt: skip
 EVENT_CONTRACTS = ("JobRegistry", "ModelRegistry", "TrainingRounds", "Disputes", "StakeManager")
 
@@ -64,6 +64,7 @@ class RoundRecord:
     rejected: set[int] = field(default_factory=set)
     attested: dict[str, int] = field(default_factory=dict)  # slots each verifier (lowercase) attested
     joined: set[str] = field(default_factory=set)  # verifiers that staked while it was open (lowercase)
+    proposal_attested: dict[str, int] = field(default_factory=dict)  # verifier (lowercase) -> nonce
     closed: bool = False
     finalized: bool = False
 
@@ -84,6 +85,16 @@ class RoundRecord:
     def attestations_of(self, slot: int) -> int:
         """How many verifiers attested ``slot`` (the contract's ``attestationsOf``)."""
         return sum(bits >> slot & 1 for bits in self.attested.values())
+
+    def proposal_attestations(self) -> int:
+        """How many verifiers attested the live proposal (the last the record holds)."""
+        nonce = int(self.proposals[-1]["nonce"]) if self.proposals else None
+        return sum(n == nonce for n in self.proposal_attested.values())
+
+    @property
+    def accepted_slots(self) -> int:
+        """The revealed slots not rejected, as a bitmap (``revealedSlots & ~rejectedSlots``)."""
+        return sum(1 << s for s in self.reveals if s not in self.rejected)
 
     def unseen(self, slots: int) -> list[int]:
         """The slots of the bitmap ``slots`` whose reveal this record has not seen yet (a view of the
@@ -164,6 +175,8 @@ class Book:
         elif name == "UpdatesAttested":
             verifier = a["verifier"].lower()
             record.attested[verifier] = record.attested.get(verifier, 0) | int(a["slots"])
+        elif name == "ProposalAttested":
+            record.proposal_attested[a["verifier"].lower()] = int(a["nonce"])
         else:
             record.closed = True
             record.finalized = name == "RoundFinalized"
@@ -178,6 +191,13 @@ class Book:
             and record.phase == COMMIT
             and len(record.commits) < record.slot_count
             and not record.slots_of(trainer)
+        )
+
+    def proposal_disputed(self, record: RoundRecord) -> bool:
+        """Whether a challenge of the round's proposal awaits its resolution."""
+        return any(
+            d["kind"] == "ProposalChallenged" and int(d["roundId"]) == record.round_id and "resolved" not in d
+            for d in self.disputes.values()
         )
 
     def open_rounds(self) -> dict[int, RoundRecord]:
@@ -283,18 +303,32 @@ class Chain:
         return info
 
     def sure_phase(self, record: RoundRecord) -> int | None:
-        """The round's phase when the book and chain time settle it without a view, else None: COMMIT while
-        the book saw no full house and chain time is inside the commit window; REVEAL while it saw the full
-        house but not the last reveal and chain time is before the reveal deadline (both bounds as an
-        earlier view read them)."""
-        if record.closed or record.phase not in (COMMIT, REVEAL):
+        """The round's phase when the book and chain time settle it without a view, else None:
+
+        - COMMIT while the book saw no full house and chain time is inside the commit window;
+        - REVEAL while it saw the full house but not the last reveal and chain time is before the reveal
+          deadline (both bounds as an earlier view read them);
+        - AGGREGATION once it saw the updates settled (``RoundPhaseAdvanced(Aggregation)``: nothing can
+          be challenged any more), and PROPOSAL while it holds a live proposal after that, until the round
+          closes. (Settled by time, with no event, the round needs a view.)"""
+        if record.closed:
             return None
+        if record.phase == AGGREGATION:
+            return PROPOSAL if record.proposals else AGGREGATION
         if record.phase == COMMIT:
             opened = self._opened_at.get(record.round_id)
             end = None if opened is None else opened + int(self.job_config(record.job_id).commitPhase)
-        else:
+        elif record.phase == REVEAL:
             end = self._reveal_deadlines.get(record.round_id)
+        else:
+            return None
         return record.phase if end is not None and self.now() <= end else None
+
+    def proposal_surely_open(self, record: RoundRecord) -> bool:
+        """Whether chain time is surely inside the live proposal's window: within ``proposalPhase`` of the
+        round's opening (as an earlier view read it), and no proposal comes before that."""
+        opened = self._opened_at.get(record.round_id)
+        return opened is not None and self.now() <= opened + int(self.job_config(record.job_id).proposalPhase)
 
     def job_config(self, job_id: int) -> Any:
         """TrainingRounds' configuration of a job, fixed when the job was registered (read once)."""

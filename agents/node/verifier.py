@@ -24,7 +24,6 @@ from agents.node.protocol import (
     COMMIT,
     PENDING,
     PROPOSAL,
-    PROPOSAL_BIT,
     REVEAL,
     VERIFIER,
     RoundRecord,
@@ -44,6 +43,7 @@ IGNORED = {
     "TrainingRoundsWrongPhase", "TrainingRoundsAlreadyAttested", "TrainingRoundsInvalidSlots",
     "TrainingRoundsTooManyAttestations", "TrainingRoundsSeedAnchored", "TrainingRoundsNotMissed",
     "TrainingRoundsNoProposal", "TrainingRoundsAlreadyAttestedProposal", "TrainingRoundsWrongUpdates",
+    "TrainingRoundsProposalMismatch",
     "DisputesPanelDrawn", "DisputesTooEarly", "DisputesNotPending", "DisputesNotResolvable",
     "DisputesCommitClosed", "DisputesRevealClosed", "DisputesAlreadyVoted", "DisputesNothingToReveal",
 }  # fmt: skip
@@ -193,6 +193,12 @@ class Verifier(Agent):
         sure = self.chain.sure_phase(record)
         if sure == COMMIT:
             return  # nothing revealed yet, nothing to check
+        if sure == AGGREGATION:
+            self._aggregation(record, record.accepted_slots)
+            return
+        if sure == PROPOSAL:
+            self._check_proposal(record)
+            return
         info = None if sure == REVEAL else self.chain.round_info(record.round_id)
         share = self._share(record)
         for slot in share:  # before the seed exists: fetch, decode, measure
@@ -209,13 +215,17 @@ class Verifier(Agent):
             self._penalize_missed(record, now, info)
             self._verify(record, info)
         elif phase == AGGREGATION:
-            accepted = int(info["revealedSlots"]) & ~int(info["rejectedSlots"])
-            if accepted:
-                self.generation_for(record.round_id, accepted)  # what a proposal must match, ready for it
-            elif self._try("TrainingRounds", "closeEmptyRound", record.round_id):
-                self.say(f"closed empty round {record.number}")
+            self._aggregation(record, int(info["revealedSlots"]) & ~int(info["rejectedSlots"]))
         elif phase == PROPOSAL and record.proposals:
             self._check_proposal(record)
+
+    def _aggregation(self, record: RoundRecord, accepted: int) -> None:
+        """Computes the generation a proposal must match, ready for it; or closes a round with nothing
+        accepted."""
+        if accepted:
+            self.generation_for(record.round_id, accepted)
+        elif self._try("TrainingRounds", "closeEmptyRound", record.round_id):
+            self.say(f"closed empty round {record.number}")
 
     def _replay_every_segment(self, record: RoundRecord, share: Sequence[int]) -> None:
         """For traces so short that every segment is drawn whatever the seed: replays the share's updates
@@ -350,14 +360,17 @@ class Verifier(Agent):
         return self.proposal_checks[key]
 
     def _check_proposal(self, record: RoundRecord) -> None:
-        view = as_dict(self.chain.view("TrainingRounds", "proposalOf", record.round_id))
-        done = int(self.chain.view("TrainingRounds", "attestedBy", record.round_id, self.chain.me))
-        quorum = int(self._config(record).attestationQuorum)
-        if view["disputed"] or view["finalizable"] or done & PROPOSAL_BIT or view["attestations"] >= quorum:
+        """Attests the live proposal if it recomputes exactly, else challenges it; unless the book shows it
+        disputed, at quorum, or this verifier's one proposal attestation of the round spent. (A proposal
+        replaced, or whose window closed, since the book read reverts at the estimate: IGNORED.)"""
+        me, quorum = self.chain.me.lower(), int(self._config(record).attestationQuorum)
+        if (
+            self.chain.book.proposal_disputed(record)
+            or me in record.proposal_attested
+            or record.proposal_attestations() >= quorum
+        ):
             return
         proposal = record.proposals[-1]
-        if int(proposal["nonce"]) != int(view["nonce"]):
-            return  # the book has not caught up with the live proposal yet
         fault = self._proposal_fault(record, proposal)
         if fault is None:
             values = (proposal["cid"], bytes(proposal["weightsHash"]), list(proposal["metrics"]))
@@ -365,6 +378,7 @@ class Verifier(Agent):
             # finalizes: the estimate (made before) would not cover that.
             gas = finality_gas(int(proposal["updates"]).bit_count())
             if self._try("TrainingRounds", "attestProposal", record.round_id, *values, gas_floor=gas):
+                record.proposal_attested[me] = int(proposal["nonce"])  # before the next sync brings it
                 self.say(f"attested the proposal of round {record.number}")
         else:
             bond = int(self.chain.job_spec(record.job_id)["challengeBond"])

@@ -38,6 +38,14 @@ def round_opened(block: int, round_id: int, generation: int, job_id: int = 1) ->
     )  # fmt: skip
 
 
+def revealed(block: int, round_id: int, slot: int) -> Event:
+    """An ``UpdateRevealed`` of ``slot`` by a trainer named after it."""
+    return book_event(
+        "UpdateRevealed", block, roundId=round_id, slot=slot, trainer="0x" + f"{slot + 1:02x}" * 20,
+        updateCID="bafk", updateHash=b"\x01" * 32, traceRoot=b"\x02" * 32,
+    )  # fmt: skip
+
+
 def job_spec(slots: int, **overrides: Any) -> dict[str, Any]:
     """Short phases (only a safety net: every phase here ends on its fast path), one-member panels."""
     return {

@@ -7,18 +7,11 @@ import re
 from types import SimpleNamespace
 
 import pytest
-from agent_helpers import book_event, round_opened
+from agent_helpers import revealed, round_opened
 
 from agents.node.agent import BookBehind
 from agents.node.aggregator import Aggregator
 from agents.node.protocol import Book
-
-
-def revealed(block: int, round_id: int, slot: int):  # type: ignore[no-untyped-def]
-    return book_event(
-        "UpdateRevealed", block, roundId=round_id, slot=slot, trainer="0x" + f"{slot + 1:02x}" * 20,
-        updateCID="bafk", updateHash=b"\x01" * 32, traceRoot=b"\x02" * 32,
-    )  # fmt: skip
 
 
 @pytest.mark.parametrize("slots", [0b10, 0b11, 0b1001])

@@ -8,7 +8,16 @@ from web3 import Web3
 
 from agents.chain.connection import project
 from agents.node.manifest import commitment
-from agents.node.protocol import CHALLENGE, COMMIT, REVEAL, TRAINER
+from agents.node.protocol import (
+    AGGREGATION,
+    AGGREGATOR,
+    CHALLENGE,
+    COMMIT,
+    PROPOSAL,
+    REVEAL,
+    TRAINER,
+    VERIFIER,
+)
 from agents.node.sender import Reverted
 
 pytestmark = pytest.mark.services
@@ -51,7 +60,9 @@ def test_views_read_as_web3_reads_them(net):
 def test_a_phase_is_known_without_a_view_only_while_it_surely_lasts(net, monkeypatch):
     """An agent skips its round view while the book and chain time settle the phase: commit while no full
     house was seen and chain time is inside the commit window, reveal while the last reveal was not seen
-    and chain time is before the reveal deadline; never before a view said when those windows end."""
+    and chain time is before the reveal deadline, never before a view said when those windows end; then
+    aggregation once the updates are settled, and proposal while a proposal is live, until the round
+    closes."""
     with chain_in_new_job(net, "TEST::1", slots=1) as (chain, job, round_id):
         record = chain.book.rounds[round_id]
 
@@ -81,3 +92,28 @@ def test_a_phase_is_known_without_a_view_only_while_it_surely_lasts(net, monkeyp
         chain.sync()
         assert chain.sure_phase(record) is None
         assert chain.round_info(round_id)["phase"] == CHALLENGE
+
+        chain.ensure_stake(VERIFIER, int(chain.job_spec(job)["verifierStake"]))
+        try:
+            chain.send("TrainingRounds", "attest", round_id, 1, [0])  # quorum 1: the one update is settled
+            chain.sync()
+            assert chain.sure_phase(record) == AGGREGATION == chain.round_info(round_id)["phase"]
+            assert record.accepted_slots == 1
+
+            chain.ensure_stake(AGGREGATOR, int(chain.job_spec(job)["aggregatorStake"]))
+            proposal = ("bafkreic", b"\x04" * 32, [7] * len(chain.book.generations[(job, 0)][2]))
+            chain.send("TrainingRounds", "propose", round_id, *proposal, 1)
+            chain.sync()
+            assert chain.sure_phase(record) == PROPOSAL == chain.round_info(round_id)["phase"]
+            assert chain.proposal_surely_open(record) and record.proposal_attestations() == 0
+            past(int(info["openedAt"]) + int(chain.job_config(job).proposalPhase))
+            assert chain.sure_phase(record) == PROPOSAL and not chain.proposal_surely_open(record)
+            monkeypatch.undo()
+
+            chain.send("TrainingRounds", "attestProposal", round_id, *proposal)  # the quorum: finalized
+            chain.sync()
+            assert record.proposal_attested == {chain.me.lower(): int(record.proposals[-1]["nonce"])}
+            assert record.closed and chain.sure_phase(record) is None
+        finally:  # out of the verifier pool: later tests' dispute panels are drawn from their own agents
+            active = int(chain.view("StakeManager", "activeStakeOf", chain.me, VERIFIER))
+            chain.send("StakeManager", "requestUnbond", VERIFIER, active)

@@ -1,0 +1,43 @@
+"""The book tells what the verifiers' proposal check needs, as the contract's views would: the updates
+accepted, the live proposal's attestations, who spent its one proposal attestation of the round, and
+whether a challenge of the proposal is pending."""
+
+from __future__ import annotations
+
+from agent_helpers import book_event, revealed, round_opened
+
+from agents.node.protocol import UPHELD, Book
+
+A, B = "0x" + "aa" * 20, "0x" + "bb" * 20
+
+
+def proposed(block: int, nonce: int):  # type: ignore[no-untyped-def]
+    return book_event("GenerationProposed", block, roundId=1, nonce=nonce, cid="bafk", weightsHash=b"\x04")
+
+
+def test_the_book_follows_a_rounds_proposals_their_attestations_and_disputes():
+    book = Book()
+    book.apply(round_opened(1, round_id=1, generation=0))
+    for slot in (0, 1, 3):
+        book.apply(revealed(2, round_id=1, slot=slot))
+    book.apply(book_event("UpdateRejected", 3, roundId=1, slot=1, trainer=A))
+    record = book.rounds[1]
+    assert record.accepted_slots == 0b1001
+    assert record.proposal_attestations() == 0  # no proposal yet
+
+    book.apply(proposed(4, nonce=1))
+    book.apply(book_event("ProposalAttested", 5, roundId=1, verifier=A.upper(), nonce=1, attestations=1))
+    assert record.proposal_attestations() == 1 and set(record.proposal_attested) == {A}
+    assert not book.proposal_disputed(record)
+
+    book.apply(book_event("ProposalChallenged", 6, disputeId=7, roundId=1, challenger=B, segment=0))
+    book.apply(book_event("ProposalChallenged", 6, disputeId=8, roundId=2, challenger=B, segment=0))
+    assert book.proposal_disputed(record)
+    book.apply(book_event("DisputeResolved", 7, disputeId=7, status=UPHELD))
+    assert not book.proposal_disputed(record)
+
+    book.apply(book_event("ProposalRejected", 7, roundId=1, nonce=1, aggregator=B))
+    assert record.proposal_attestations() == 0  # nothing live
+    book.apply(proposed(8, nonce=2))
+    assert record.proposal_attestations() == 0  # A attested the rejected one: not this one,
+    assert A in record.proposal_attested  # and its one proposal attestation of the round is spent
