@@ -58,28 +58,33 @@ class Aggregator(Agent):
         sure = self.chain.sure_phase(record)
         if sure in (COMMIT, REVEAL):
             return  # still committing or revealing: nothing to aggregate yet
-        if sure == AGGREGATION:
-            if accepted := record.accepted_slots:
-                self._propose(record, accepted)
+        if sure in (CHALLENGE, AGGREGATION):
+            self._prepare_or_propose(record, record.accepted_slots, due=sure == AGGREGATION)
             return
         if sure == PROPOSAL and self.chain.proposal_surely_open(record):
             return  # the verifiers are checking it, and its window cannot have closed yet
         info = self.chain.round_info(record.round_id)
         phase, now = info["phase"], self.chain.now()
-        accepted = int(info["revealedSlots"]) & ~int(info["rejectedSlots"])
-        due = phase == AGGREGATION or (
-            phase == CHALLENGE and int(info["openDisputes"]) == 0 and now > info["challengeDeadline"] > 0
-        )
-        if due and accepted:
-            self._propose(record, accepted)
-        elif phase == CHALLENGE and accepted and not record.unseen(accepted):
-            # While the verifiers check, build and upload the generation of every update still standing:
-            # the usual outcome, so the proposal waits only for its transaction once they have attested.
-            self._upload(self.generation_for(record.round_id, accepted))
+        if phase in (CHALLENGE, AGGREGATION):
+            due = phase == AGGREGATION or (
+                int(info["openDisputes"]) == 0 and now > info["challengeDeadline"] > 0
+            )
+            self._prepare_or_propose(record, int(info["revealedSlots"]) & ~int(info["rejectedSlots"]), due)
         elif phase == PROPOSAL and record.proposals:
             view = as_dict(self.chain.view("TrainingRounds", "proposalOf", record.round_id))
             if view["finalizable"] or (not view["disputed"] and now > view["deadline"]):
                 self._finalize(record)
+
+    def _prepare_or_propose(self, record: RoundRecord, accepted: int, due: bool) -> None:
+        """Proposes the generation of the ``accepted`` updates once ``due``; before that, while the
+        verifiers check them, builds and uploads it (the usual outcome: the proposal then waits only for
+        its transaction)."""
+        if not accepted:
+            return
+        if due:
+            self._propose(record, accepted)
+        elif not record.unseen(accepted):
+            self._upload(self.generation_for(record.round_id, accepted))
 
     def _upload(self, generation: Generation) -> str:
         """The generation's CID, uploading it the first time."""

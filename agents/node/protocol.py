@@ -54,6 +54,7 @@ class RoundRecord:
     generation: int
     slot_count: int
     task_seed: bytes
+    commit_deadline: int
     phase: int = COMMIT
     commits: dict[int, str] = field(default_factory=dict)
     reveals: dict[int, Revealed] = field(default_factory=dict)
@@ -120,8 +121,9 @@ class Book:
             self.jobs[a["jobId"]] = a["spec"]
         elif name == "RoundOpened":
             record = RoundRecord(
-                a["roundId"], a["jobId"], a["number"], a["generation"], a["slotCount"], bytes(a["taskSeed"])
-            )
+                a["roundId"], a["jobId"], a["number"], a["generation"], a["slotCount"], bytes(a["taskSeed"]),
+                int(a["commitDeadline"]),
+            )  # fmt: skip
             self.rounds[record.round_id] = record
             self.current[record.job_id] = record.round_id
         elif name == "GenerationRecorded":
@@ -193,6 +195,16 @@ class Book:
             and not record.slots_of(trainer)
         )
 
+    def excluded_slots(self, record: RoundRecord) -> int:
+        """The round's challenged or rejected slots, as a bitmap (``challengedSlots | rejectedSlots``):
+        none of them can be attested any more."""
+        challenged = {
+            int(d["slot"])
+            for d in self.disputes.values()
+            if d["kind"] == "UpdateChallenged" and int(d["roundId"]) == record.round_id
+        }
+        return sum(1 << s for s in challenged | record.rejected)
+
     def proposal_disputed(self, record: RoundRecord) -> bool:
         """Whether a challenge of the round's proposal awaits its resolution."""
         return any(
@@ -248,8 +260,6 @@ class Chain:
         self.book = Book()
         self._own_block = 0  # the block of the agent's last transaction: the next sync reads through it
         self._job_configs: dict[int, Any] = {}
-        self._opened_at: dict[int, int] = {}  # chain time each round opened, by round id
-        self._reveal_deadlines: dict[int, int] = {}  # by round id, once a view saw its reveals open
         self._errors = {
             "0x" + keccak(text=f"{e.name}({','.join(i.canonical_type for i in e.inputs)})")[:4].hex(): e.name
             for n in self.c
@@ -296,39 +306,37 @@ class Chain:
         return function.result(self.web3.codec, bytes.fromhex(response["result"][2:]))
 
     def round_info(self, round_id: int) -> dict[str, Any]:
-        info = as_dict(self.view("TrainingRounds", "roundInfo", round_id))
-        self._opened_at.setdefault(round_id, int(info["openedAt"]))
-        if info["phase"] == REVEAL:  # reveals open: the deadline stays put until they close
-            self._reveal_deadlines.setdefault(round_id, int(info["revealDeadline"]))
-        return info
+        return as_dict(self.view("TrainingRounds", "roundInfo", round_id))
 
     def sure_phase(self, record: RoundRecord) -> int | None:
-        """The round's phase when the book and chain time settle it without a view, else None:
+        """The round's phase when the book and chain time settle it without a view, else None.
 
-        - COMMIT while the book saw no full house and chain time is inside the commit window;
-        - REVEAL while it saw the full house but not the last reveal and chain time is before the reveal
-          deadline (both bounds as an earlier view read them);
-        - AGGREGATION once it saw the updates settled (``RoundPhaseAdvanced(Aggregation)``: nothing can
-          be challenged any more), and PROPOSAL while it holds a live proposal after that, until the round
-          closes. (Settled by time, with no event, the round needs a view.)"""
+        Each timed window closes no earlier than its length after the round opened (``RoundOpened`` gives
+        the commit deadline, so the opening): COMMIT while the book saw no full house and chain time is
+        inside the commit window; REVEAL from the full house until the last reveal, while chain time is
+        within ``revealPhase`` of the opening; CHALLENGE from the last reveal (nothing missed) while it is
+        within ``challengePhase``. AGGREGATION once the book saw the updates settled
+        (``RoundPhaseAdvanced(Aggregation)``: nothing can be challenged any more), PROPOSAL while it holds
+        a live proposal after that, until the round closes. (Rounds that move on by time, with no event,
+        need a view.)"""
         if record.closed:
             return None
         if record.phase == AGGREGATION:
             return PROPOSAL if record.proposals else AGGREGATION
-        if record.phase == COMMIT:
-            opened = self._opened_at.get(record.round_id)
-            end = None if opened is None else opened + int(self.job_config(record.job_id).commitPhase)
-        elif record.phase == REVEAL:
-            end = self._reveal_deadlines.get(record.round_id)
-        else:
+        config = self.job_config(record.job_id)
+        lasts = {COMMIT: config.commitPhase, REVEAL: config.revealPhase, CHALLENGE: config.challengePhase}
+        if record.phase not in lasts:
             return None
-        return record.phase if end is not None and self.now() <= end else None
+        return record.phase if self.now() <= self.opened_at(record) + int(lasts[record.phase]) else None
 
     def proposal_surely_open(self, record: RoundRecord) -> bool:
         """Whether chain time is surely inside the live proposal's window: within ``proposalPhase`` of the
-        round's opening (as an earlier view read it), and no proposal comes before that."""
-        opened = self._opened_at.get(record.round_id)
-        return opened is not None and self.now() <= opened + int(self.job_config(record.job_id).proposalPhase)
+        round's opening (no proposal comes before that)."""
+        return self.now() <= self.opened_at(record) + int(self.job_config(record.job_id).proposalPhase)
+
+    def opened_at(self, record: RoundRecord) -> int:
+        """Chain time the round opened (its ``openedAt``)."""
+        return record.commit_deadline - int(self.job_config(record.job_id).commitPhase)
 
     def job_config(self, job_id: int) -> Any:
         """TrainingRounds' configuration of a job, fixed when the job was registered (read once)."""

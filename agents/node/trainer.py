@@ -22,7 +22,7 @@ from agents.node.accounts import derived_secret
 from agents.node.agent import Agent
 from agents.node.journal import Journal
 from agents.node.manifest import commitment
-from agents.node.protocol import COMMIT, REVEAL, TRAINER, RoundRecord
+from agents.node.protocol import COMMIT, TRAINER, RoundRecord
 from agents.node.routing import choose_job
 from agents.node.sender import Reverted
 from agents.node.work import JobContext, Task, Trained, fabricate, publish, train
@@ -76,19 +76,12 @@ class Trainer(Agent):
             if self.rounds is None or record.number < self.rounds:
                 self.prefetch_proposal(record)  # the next round's weights
             return  # the book shows nothing left to do here (revealed, or no way in)
+        committing = self.chain.sure_phase(record) == COMMIT  # no full house, the deadline not passed
         if unrevealed:
-            if record.phase == COMMIT and not self._commit_closed(record):
-                return  # the book saw no full house; the view says the deadline has not passed either
-            self._reveal(record, unrevealed[0])
-        elif self._wants(record) and self.chain.round_info(round_id)["phase"] == COMMIT:
+            if not committing:
+                self._reveal(record, unrevealed[0])
+        elif committing and self._wants(record):
             self._commit(record)
-
-    def _commit_closed(self, record: RoundRecord) -> bool:
-        """Whether the round's commit phase is over though not every slot was committed: by the deadline."""
-        if self.chain.sure_phase(record) == COMMIT:
-            return False
-        info = self.chain.round_info(record.round_id)
-        return bool(info["phase"] == REVEAL or self.chain.now() > info["commitDeadline"])
 
     def _route(self) -> int | None:
         """``--job auto``: a job whose round awaits this trainer's reveal, else the UCB choice (noting the

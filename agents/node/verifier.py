@@ -199,21 +199,25 @@ class Verifier(Agent):
         if sure == PROPOSAL:
             self._check_proposal(record)
             return
-        info = None if sure == REVEAL else self.chain.round_info(record.round_id)
+        info = None if sure in (REVEAL, CHALLENGE) else self.chain.round_info(record.round_id)
         share = self._share(record)
         for slot in share:  # before the seed exists: fetch, decode, measure
             if slot in record.reveals:
                 self._inspection(record, slot)
         now = self.chain.now()
-        reveals_over = info is not None and (info["phase"] > REVEAL or now > info["revealDeadline"])
+        reveals_over = sure == CHALLENGE or (
+            info is not None and (info["phase"] > REVEAL or now > info["revealDeadline"])
+        )
         if set(share) <= set(record.reveals) or reveals_over:
             self._replay_every_segment(record, share)  # the share has revealed, or no more of it can
+        if sure == CHALLENGE:  # every commit revealed: nothing missed to report
+            self._verify(record, self.chain.book.excluded_slots(record))
         if info is None:
-            return  # reveals surely still open: nothing more to do yet
+            return  # reveals surely still open, or checks done from the book
         phase = info["phase"]
         if phase == CHALLENGE or (phase == REVEAL and now > info["revealDeadline"]):
             self._penalize_missed(record, now, info)
-            self._verify(record, info)
+            self._verify(record, int(info["challengedSlots"]) | int(info["rejectedSlots"]))
         elif phase == AGGREGATION:
             self._aggregation(record, int(info["revealedSlots"]) & ~int(info["rejectedSlots"]))
         elif phase == PROPOSAL and record.proposals:
@@ -267,16 +271,16 @@ class Verifier(Agent):
     def _config(self, record: RoundRecord) -> Any:
         return self.chain.job_config(record.job_id)
 
-    def _verify(self, record: RoundRecord, info: dict[str, Any]) -> None:
-        """Checks the revealed slots in :meth:`_order`, skipping those other verifiers brought to quorum
-        meanwhile; challenges a faulty one at once, and attests what passed before each long replay."""
+    def _verify(self, record: RoundRecord, excluded: int) -> None:
+        """Checks the revealed slots in :meth:`_order` but the ``excluded`` ones (challenged or rejected),
+        skipping those other verifiers brought to quorum meanwhile; challenges a faulty one at once, and
+        attests what passed before each long replay."""
         seed = self._seed(record)
         if seed is None:
             if self._try("TrainingRounds", "openVerification", record.round_id):
                 self.say(f"anchored round {record.number}'s verification seed")
             return
         ctx = self.context(record.job_id)
-        excluded = int(info["challengedSlots"]) | int(info["rejectedSlots"])
         self._replay_share(record, seed, excluded)
         for slot in self._order(record):
             key = (record.round_id, slot)

@@ -34,7 +34,7 @@ def book_event(name: str, block: int, **args: Any) -> Event:
 def round_opened(block: int, round_id: int, generation: int, job_id: int = 1) -> Event:
     return book_event(
         "RoundOpened", block, roundId=round_id, jobId=job_id, number=round_id, generation=generation,
-        slotCount=4, taskSeed=b"s",
+        slotCount=4, taskSeed=b"s", commitDeadline=10**9,
     )  # fmt: skip
 
 

@@ -1,6 +1,6 @@
-"""The book tells what the verifiers' proposal check needs, as the contract's views would: the updates
-accepted, the live proposal's attestations, who spent its one proposal attestation of the round, and
-whether a challenge of the proposal is pending."""
+"""The book tells what verifiers and aggregators decide from once the reveals are in, as the contract's
+views would: the updates accepted and those no longer to attest, the live proposal's attestations, who
+spent its one proposal attestation of the round, and whether a challenge of the proposal is pending."""
 
 from __future__ import annotations
 
@@ -21,8 +21,11 @@ def test_the_book_follows_a_rounds_proposals_their_attestations_and_disputes():
     for slot in (0, 1, 3):
         book.apply(revealed(2, round_id=1, slot=slot))
     book.apply(book_event("UpdateRejected", 3, roundId=1, slot=1, trainer=A))
+    book.apply(book_event("UpdateChallenged", 3, disputeId=1, roundId=1, challenger=B, slot=3, accused=A))
+    book.apply(book_event("UpdateChallenged", 3, disputeId=2, roundId=2, challenger=B, slot=0, accused=A))
     record = book.rounds[1]
-    assert record.accepted_slots == 0b1001
+    assert record.accepted_slots == 0b1001  # a challenged update stands until its dispute says otherwise
+    assert book.excluded_slots(record) == 0b1010  # but no verifier attests it any more
     assert record.proposal_attestations() == 0  # no proposal yet
 
     book.apply(proposed(4, nonce=1))

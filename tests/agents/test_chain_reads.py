@@ -58,22 +58,22 @@ def test_views_read_as_web3_reads_them(net):
 
 
 def test_a_phase_is_known_without_a_view_only_while_it_surely_lasts(net, monkeypatch):
-    """An agent skips its round view while the book and chain time settle the phase: commit while no full
-    house was seen and chain time is inside the commit window, reveal while the last reveal was not seen
-    and chain time is before the reveal deadline, never before a view said when those windows end; then
-    aggregation once the updates are settled, and proposal while a proposal is live, until the round
-    closes."""
+    """An agent skips its round view while the book and chain time settle the phase. Each timed window
+    closes no earlier than its length after the round opened (which RoundOpened tells): commit until the
+    full house or the deadline; reveal until the last reveal, while inside revealPhase; challenge after it
+    while inside challengePhase. Aggregation once the updates are settled, and proposal while a proposal is
+    live, until the round closes."""
     with chain_in_new_job(net, "TEST::1", slots=1) as (chain, job, round_id):
-        record = chain.book.rounds[round_id]
+        record, config = chain.book.rounds[round_id], chain.job_config(job)
+        opened = chain.opened_at(record)
 
         def past(deadline: int) -> None:
             monkeypatch.setattr(chain, "now", lambda: deadline + 1)
 
-        assert chain.sure_phase(record) is None  # when the round opened is not known yet
         info = chain.round_info(round_id)
-        assert info["phase"] == COMMIT and chain.sure_phase(record) == COMMIT
-        past(int(info["openedAt"]) + int(chain.job_config(job).commitPhase))
-        assert chain.sure_phase(record) is None
+        assert chain.sure_phase(record) == COMMIT == info["phase"] and opened == info["openedAt"]
+        past(int(info["commitDeadline"]))
+        assert chain.sure_phase(record) is None  # no full house: the reveals may have opened by time
         monkeypatch.undo()
 
         chain.ensure_stake(TRAINER, int(chain.job_spec(job)["trainerStake"]))
@@ -81,17 +81,21 @@ def test_a_phase_is_known_without_a_view_only_while_it_surely_lasts(net, monkeyp
         digest = commitment(cid, update_hash, root, salt, chain.me)
         chain.send("TrainingRounds", "claimAndCommit", round_id, 0, digest)  # its one slot: a full house
         chain.sync()
-        assert chain.sure_phase(record) is None  # the reveal deadline is not known yet
         info = chain.round_info(round_id)
-        assert info["phase"] == REVEAL and chain.sure_phase(record) == REVEAL
-        past(int(info["revealDeadline"]))
+        assert chain.sure_phase(record) == REVEAL == info["phase"]
+        assert opened + int(config.revealPhase) <= info["revealDeadline"]
+        past(opened + int(config.revealPhase))
         assert chain.sure_phase(record) is None
         monkeypatch.undo()
 
         chain.send("TrainingRounds", "reveal", round_id, 0, cid, update_hash, root, salt)  # the last reveal
         chain.sync()
-        assert chain.sure_phase(record) is None
-        assert chain.round_info(round_id)["phase"] == CHALLENGE
+        info = chain.round_info(round_id)
+        assert chain.sure_phase(record) == CHALLENGE == info["phase"]
+        assert opened + int(config.challengePhase) <= info["challengeDeadline"]
+        past(opened + int(config.challengePhase))
+        assert chain.sure_phase(record) is None  # the challenge window may have closed by time
+        monkeypatch.undo()
 
         chain.ensure_stake(VERIFIER, int(chain.job_spec(job)["verifierStake"]))
         try:
@@ -106,7 +110,11 @@ def test_a_phase_is_known_without_a_view_only_while_it_surely_lasts(net, monkeyp
             chain.sync()
             assert chain.sure_phase(record) == PROPOSAL == chain.round_info(round_id)["phase"]
             assert chain.proposal_surely_open(record) and record.proposal_attestations() == 0
-            past(int(info["openedAt"]) + int(chain.job_config(job).proposalPhase))
+            assert (
+                opened + int(config.proposalPhase)
+                <= chain.view("TrainingRounds", "proposalOf", round_id).deadline
+            )
+            past(opened + int(config.proposalPhase))
             assert chain.sure_phase(record) == PROPOSAL and not chain.proposal_surely_open(record)
             monkeypatch.undo()
 
