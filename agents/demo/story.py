@@ -17,6 +17,7 @@ from agents.demo.plan import JOB_SETTINGS, Plan
 from agents.demo.progress import Progress
 from agents.demo.revenue import PROMPTS, digit, earn_and_share
 from agents.devnet.reader import Reader, dev_account_address
+from agents.node.protocol import VERIFIER
 from agents.node.store import Store
 
 POLL_S = 0.5
@@ -49,7 +50,7 @@ def run(plan: Plan, console: Console) -> Path:
         jobs = create_jobs(cast, plan)
         store = Store(cast.ipfs.api_multiaddr)
         progress = Progress(Reader(cast.anvil.url, cast.home), store, names, console)
-        start_agents(cast, plan)
+        start_agents(cast, plan, progress.reader, list(jobs))
         run_rounds(cast, plan, progress, console)
         revenue = earn_and_share(cast, plan, jobs, names, console)
         data = report.collect(
@@ -86,7 +87,7 @@ def create_jobs(cast: Cast, plan: Plan) -> dict[int, str]:
     return jobs
 
 
-def start_agents(cast: Cast, plan: Plan) -> None:
+def start_agents(cast: Cast, plan: Plan, reader: Reader, jobs: list[int]) -> None:
     """Verifiers and the aggregator, each its own process; once every verifier has staked (so that a
     dispute always finds a panel), the trainers (the last `attackers` lazy)."""
     rounds = ["--rounds", str(plan.rounds)] if plan.rounds else []
@@ -94,7 +95,7 @@ def start_agents(cast: Cast, plan: Plan) -> None:
     for i in plan.verifier_accounts:
         cast.start_agent(names[i], "verifier", "start", "--account", f"TEST::{i}", *rounds)
     cast.start_agent("aggregator", "aggregator", "start", "--account", f"TEST::{plan.aggregator}", *rounds)
-    wait_for_stakes(cast, [names[i] for i in plan.verifier_accounts])
+    wait_for_stakes(cast, reader, jobs, {names[i]: dev_account_address(i) for i in plan.verifier_accounts})
     for i in plan.trainer_accounts:
         cheat = ["--behaviour", "lazy"] if i in plan.attacker_accounts else []
         cast.start_agent(
@@ -102,16 +103,22 @@ def start_agents(cast: Cast, plan: Plan) -> None:
         )
 
 
-def wait_for_stakes(cast: Cast, agents: list[str]) -> None:
-    """Blocks until each of ``agents`` has said its stake is in place (its first line after start-up)."""
+def wait_for_stakes(cast: Cast, reader: Reader, jobs: list[int], verifiers: dict[str, str]) -> None:
+    """Blocks until each of ``verifiers`` (name: address) has on chain the verifier stake every job asks
+    for, so that it is eligible for dispute panels."""
+    required = max(int(reader.job(j)["verifierStake"]) for j in jobs)
     give_up = time.monotonic() + STAKE_TIMEOUT_S
-    waiting = set(agents)
+    waiting = dict(verifiers)
     while waiting:
         if failed := cast.failed_agents():
             raise DemoError(f"agents failed: {failed}; see their logs in {cast.logs}")
         if time.monotonic() > give_up:
             raise DemoError(f"{sorted(waiting)} not staked in {STAKE_TIMEOUT_S:.0f} s; logs in {cast.logs}")
-        waiting = {a for a in waiting if "stake" not in (cast.logs / f"{a}.log").read_text(errors="replace")}
+        waiting = {
+            name: address
+            for name, address in waiting.items()
+            if int(reader.call("StakeManager", "activeStakeOf", address, VERIFIER)) < required
+        }
         time.sleep(POLL_S)
 
 

@@ -44,6 +44,12 @@ class Reader:
     def call(self, contract: str, method: str, *args: Any) -> Any:
         return self.c[contract].functions[method](*args).call()
 
+    def job(self, job_id: int) -> dict[str, Any]:
+        """A job's spec from the JobRegistry, by field name."""
+        function = self.c["JobRegistry"].functions.job(job_id)
+        names = [field["name"] for field in function.abi["outputs"][0]["components"]]
+        return dict(zip(names, function.call(), strict=True))
+
     def cursor(self) -> LogCursor:
         """A cursor over every event of the contracts, from block 0."""
         return LogCursor(self.web3, [(self.addresses[n], self.types[n]) for n in self.addresses], 0)
