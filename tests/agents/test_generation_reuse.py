@@ -17,6 +17,7 @@ from agents.learning.skills.registry import initial_state
 from agents.node.agent import Agent
 from agents.node.events import Event
 from agents.node.protocol import Book
+from agents.node.verifier import Verifier
 from agents.node.work import Task, publish, train
 
 TRAINERS = ["0x" + "ab" * 20, "0x" + "cd" * 20]
@@ -52,8 +53,8 @@ def setting(net: Any, tmp_path: Any, monkeypatch: Any) -> tuple[Agent, CountingS
     return agent, store, book
 
 
-def test_the_generation_an_agent_computed_is_not_fetched_again(setting) -> None:  # type: ignore[no-untyped-def]
-    agent, store, book = setting
+def reveal_trained_updates(agent: Agent, store: CountingStore, book: Book) -> None:
+    """Each of TRAINERS trains round 1, publishes its bundle and reveals it (slots 0 and 1)."""
     ctx, genesis = agent.context(1), agent.weights(1, 0)
     for slot, trainer in enumerate(TRAINERS):
         trained = train(ctx, genesis, Task.of(book.rounds[1].task_seed, trainer, ctx.shard_count))
@@ -66,6 +67,11 @@ def test_the_generation_an_agent_computed_is_not_fetched_again(setting) -> None:
             "traceRoot": root,
         }
         book.apply(book_event("UpdateRevealed", 2, roundId=1, **args))
+
+
+def test_the_generation_an_agent_computed_is_not_fetched_again(setting) -> None:  # type: ignore[no-untyped-def]
+    agent, store, book = setting
+    reveal_trained_updates(agent, store, book)
     generation = agent.generation_for(1, 0b11)
     stored = store.put(generation.data)
     finalize_into_round_2(book, stored.cid, stored.keccak256)
@@ -104,3 +110,29 @@ def test_a_prefetched_proposal_opens_the_next_round_and_a_bad_one_is_skipped(set
     weights = agent.weights(1, 1)
     assert store.reads == []
     assert all(torch.equal(weights[n], moved[n]) for n in moved)
+
+
+def test_a_verifier_done_with_its_share_prepares_the_generation_and_skips_an_unreadable_update(
+    setting,
+) -> None:  # type: ignore[no-untyped-def]
+    agent, store, book = setting
+    reveal_trained_updates(agent, store, book)
+    junk = store.put(b"not a bundle")
+    args = {"slot": 2, "trainer": "0x" + "ef" * 20, "updateCID": junk.cid, "updateHash": junk.keccak256}
+    book.apply(book_event("UpdateRevealed", 2, roundId=1, traceRoot=b"\x00" * 32, **args))
+    chain = SimpleNamespace(
+        book=book, me=TRAINERS[0], job_config=lambda job_id: SimpleNamespace(attestationQuorum=1)
+    )
+    verifier = Verifier(chain, store)  # type: ignore[arg-type]
+    verifier._contexts[1] = agent.context(1)
+    record = book.rounds[1]
+
+    verifier._prepare_generation(record, excluded=0)  # its share (no commits here) is done
+    assert verifier.unreadable == {(1, 2)} and {(1, 0), (1, 1)} <= set(verifier._updates)
+    assert not verifier._generations  # an update still standing could not be read: nothing built yet
+    store.reads.clear()
+    verifier._prepare_generation(record, excluded=0b100)  # slot 2's challenge is on chain
+    assert store.reads == []  # neither the unreadable update nor the read ones are read again
+    prepared = verifier._generations[(1, 0b11)]
+    assert verifier.generation_for(1, 0b11) is prepared and store.reads == []
+    assert prepared.weights_hash == agent.generation_for(1, 0b11).weights_hash
