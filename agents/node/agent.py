@@ -21,6 +21,7 @@ from agents.learning.codec import State
 from agents.learning.errors import LearningError, WeightStoreError
 from agents.node.cpu_slots import CpuSlots
 from agents.node.events import Event
+from agents.node.manifest import ManifestError
 from agents.node.protocol import Chain, RoundRecord
 from agents.node.sender import Reverted
 from agents.node.store import Store
@@ -66,6 +67,7 @@ class Agent:
         self._weights: dict[bytes, State] = {}  # generations' weights by keccak256
         self._unfetchable: set[bytes] = set()  # proposals' hashes whose prefetch failed
         self._updates: dict[tuple[int, int], State] = {}
+        self.unreadable: set[tuple[int, int]] = set()  # (round, slot) of updates a prefetch could not read
         self._generations: dict[tuple[int, int], Generation] = {}
         self.cpu = CpuSlots.for_host()
         torch.set_num_threads(1)
@@ -135,6 +137,23 @@ class Agent:
         self._weights[generation.weights_hash] = generation.state  # the next round's, once it is finalized
         return generation
 
+    def prepare_generation(self, record: RoundRecord, slots: int) -> Generation | None:
+        """The generation of the updates in the bitmap ``slots``, built ahead while they are being checked
+        (the usual outcome); None while one of them cannot be read or decoded: that one is noted and not
+        read again here (its checker challenges it; once it is out of ``slots``, the rest is built)."""
+        keys = [(record.round_id, s) for s in sorted(record.reveals) if slots >> s & 1]
+        for key in keys:
+            if key in self._updates or key in self.unreadable:
+                continue
+            try:
+                self.update_state(record.reveals[key[1]])
+            except (ManifestError, LearningError, WeightStoreError) as error:
+                self.unreadable.add(key)
+                self.say(f"[yellow]not prefetched[/]: round {record.number} slot {key[1]}: {error}")
+        if not keys or any(key in self.unreadable for key in keys):
+            return None
+        return self.generation_for(record.round_id, slots)
+
     def forget_closed(self) -> None:
         """Drops the updates and generations cached for closed rounds, and the weights of generations no
         open round builds on or proposes: a long-running agent's memory stays flat (a late need fetches
@@ -142,6 +161,7 @@ class Agent:
         book = self.chain.book
         live = book.open_rounds()
         self._updates = {k: v for k, v in self._updates.items() if k[0] in live}
+        self.unreadable = {k for k in self.unreadable if k[0] in live}
         self._generations = {k: v for k, v in self._generations.items() if k[0] in live}
         bases = {
             book.generations[b][1]

@@ -78,13 +78,13 @@ class Aggregator(Agent):
     def _prepare_or_propose(self, record: RoundRecord, accepted: int, due: bool) -> None:
         """Proposes the generation of the ``accepted`` updates once ``due``; before that, while the
         verifiers check them, builds and uploads it (the usual outcome: the proposal then waits only for
-        its transaction)."""
+        its transaction), unless one of them cannot be read (the verifiers will have it rejected)."""
         if not accepted:
             return
         if due:
             self._propose(record, accepted)
-        elif not record.unseen(accepted):
-            self._upload(self.generation_for(record.round_id, accepted))
+        elif not record.unseen(accepted) and (generation := self.prepare_generation(record, accepted)):
+            self._upload(generation)
 
     def _upload(self, generation: Generation) -> str:
         """The generation's CID, uploading it the first time."""

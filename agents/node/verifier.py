@@ -13,12 +13,11 @@ from eth_abi import encode
 from eth_utils import keccak
 from web3.types import RPCEndpoint
 
-from agents.learning.errors import LearningError, WeightStoreError
 from agents.node.accounts import derived_secret
 from agents.node.agent import Agent
 from agents.node.events import Event
 from agents.node.journal import Journal
-from agents.node.manifest import ManifestError, vote_commitment
+from agents.node.manifest import vote_commitment
 from agents.node.protocol import (
     AGGREGATION,
     CHALLENGE,
@@ -86,7 +85,6 @@ class Verifier(Agent):
         self.seeds: dict[int, bytes] = {}
         self.verifying_since: dict[int, float] = {}  # round id -> when its seed was first there
         self.attested_rounds: set[int] = set()
-        self.unreadable: set[tuple[int, int]] = set()  # (round, slot) of updates a prefetch could not read
         self.claimed_rounds: set[int] = set()
         self.owed: set[int] = set()  # closed rounds with a reward left to claim
 
@@ -117,7 +115,6 @@ class Verifier(Agent):
         super().forget_closed()
         live = self.chain.book.open_rounds()
         self.inspections = {k: v for k, v in self.inspections.items() if k[0] in live}
-        self.unreadable = {k for k in self.unreadable if k[0] in live}
         self.replays = {k: v for k, v in self.replays.items() if k[0] in live}
 
     def settled(self) -> bool:
@@ -305,9 +302,9 @@ class Verifier(Agent):
         self._prepare_generation(record, excluded)
 
     def _prepare_generation(self, record: RoundRecord, excluded: int) -> None:
-        """Once this verifier's share is checked: the other standing updates, read while their checkers
-        finish, and the generation they make (the usual outcome), so a proposal is checked as soon as it
-        comes. An update that cannot be read or decoded is left to its checker."""
+        """Once this verifier's share is checked: the generation of the updates still standing, their
+        updates read while their checkers finish (see :meth:`prepare_generation`), so a proposal is checked
+        as soon as it comes."""
         mine = [s for s in self._share(record) if s in record.reveals]
         if any(
             not excluded >> s & 1
@@ -320,17 +317,7 @@ class Verifier(Agent):
             s for s in sorted(record.reveals)
             if not excluded >> s & 1 and self.faults.get((record.round_id, s)) is None  # unchecked, or passed
         ]  # fmt: skip
-        for slot in standing:
-            key = (record.round_id, slot)
-            if key in self._updates or key in self.unreadable:
-                continue
-            try:
-                self.update_state(record.reveals[slot])
-            except (ManifestError, LearningError, WeightStoreError) as error:
-                self.unreadable.add(key)
-                self.say(f"[yellow]not prefetched[/]: round {record.number} slot {slot}: {error}")
-        if standing and all((record.round_id, s) in self._updates for s in standing):
-            self.generation_for(record.round_id, sum(1 << s for s in standing))
+        self.prepare_generation(record, sum(1 << s for s in standing))
 
     def _replay_share(self, record: RoundRecord, seed: bytes, excluded: int) -> None:
         """The drawn segments of this verifier's share, all slots together (one batch, not one per slot)."""

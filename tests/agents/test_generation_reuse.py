@@ -1,6 +1,6 @@
 """A new round's weights come from what an agent already holds, on a real IPFS daemon: the generation it
 computed (verifiers, aggregator) or the proposal it fetched while verifiers checked it (trainers). IPFS
-is read only otherwise, and a proposal that cannot be fetched is left alone."""
+is read only otherwise, and a proposal or update that cannot be fetched is left alone."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from eth_utils import keccak
 from agents.learning.codec import encode_state
 from agents.learning.skills.registry import initial_state
 from agents.node.agent import Agent
+from agents.node.aggregator import Aggregator
 from agents.node.events import Event
 from agents.node.protocol import Book
 from agents.node.verifier import Verifier
@@ -112,7 +113,7 @@ def test_a_prefetched_proposal_opens_the_next_round_and_a_bad_one_is_skipped(set
     assert all(torch.equal(weights[n], moved[n]) for n in moved)
 
 
-def test_a_verifier_done_with_its_share_prepares_the_generation_and_skips_an_unreadable_update(
+def test_the_generation_is_prepared_while_updates_are_checked_and_an_unreadable_one_is_skipped(
     setting,
 ) -> None:  # type: ignore[no-untyped-def]
     agent, store, book = setting
@@ -136,3 +137,10 @@ def test_a_verifier_done_with_its_share_prepares_the_generation_and_skips_an_unr
     prepared = verifier._generations[(1, 0b11)]
     assert verifier.generation_for(1, 0b11) is prepared and store.reads == []
     assert prepared.weights_hash == agent.generation_for(1, 0b11).weights_hash
+
+    aggregator = Aggregator(chain, store)  # type: ignore[arg-type]
+    aggregator._contexts[1] = agent.context(1)
+    aggregator._prepare_or_propose(record, 0b111, due=False)  # not raised: noted, nothing uploaded
+    assert aggregator.unreadable == {(1, 2)} and not aggregator._uploaded
+    aggregator._prepare_or_propose(record, 0b11, due=False)  # slot 2 rejected: the rest is uploaded
+    assert list(aggregator._uploaded) == [prepared.weights_hash]
