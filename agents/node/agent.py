@@ -1,5 +1,5 @@
-"""The loop every agent runs: read new events into the book, do what is due, wait for the next block (or
-``IDLE_TICK_SECONDS``, for what falls due with time: deadlines), repeat.
+"""The loop every agent runs: read new events into the book, do what is due, wait for the next block with
+an event the agent may act on (or ``IDLE_TICK_SECONDS``, for what falls due with time: deadlines), repeat.
 
 A failed step (IPFS down, node hiccup, a race lost to another agent) is logged and retried on the next
 tick: decisions are re-derived from the views each time, so retrying is always safe.
@@ -47,6 +47,9 @@ class Agent:
     """Base of the trainer, verifier and aggregator: a chain, an IPFS store, and job contexts."""
 
     role = "agent"
+    quiet_events: frozenset[str] = frozenset()
+    """Events that never give this role something to do: a block holding only these does not wake it (the
+    book reads them with the next block that does; what falls due with time waits for the idle tick)."""
 
     def __init__(
         self,
@@ -208,6 +211,7 @@ class Agent:
         """Do whatever is due now."""
 
     def run(self) -> None:
+        self.chain.sleep_through(self.quiet_events)
         self.chain.sync(self.on_event)
         self.start()
         failures = 0

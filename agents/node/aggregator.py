@@ -30,6 +30,11 @@ IGNORED = {
 
 class Aggregator(Agent):
     role = "aggregator"
+    quiet_events = frozenset(
+        {"SlotClaimed", "UpdateCommitted", "UpdateRevealed", "UpdatesAttested", "VerifierRewardClaimed"}
+    )
+    """The aggregator starts on the last reveal (``RoundPhaseAdvanced`` to Challenge) and proposes on the
+    move to Aggregation; single commits, reveals and attestations leave it nothing to do."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

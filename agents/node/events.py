@@ -69,6 +69,13 @@ class LogCursor:
             self.next_block = stop + 1
         return events
 
+    def log_filter(self, quiet: Iterable[str] = ()) -> dict[str, Any]:
+        """A log filter (``eth_getLogs``, ``eth_subscribe``) for the cursor's contracts' events but the
+        ``quiet`` ones, by name."""
+        skip = set(quiet)
+        topics = sorted({"0x" + d.topic.hex() for d in self._decoders.values() if d.name not in skip})
+        return {"address": self.addresses, "topics": [topics]}
+
     def decode_all(self, logs: Iterable[dict[str, Any]]) -> list[Event]:
         """The events among raw ``logs`` (a receipt's) emitted by the cursor's contracts."""
         return list(filter(None, (self._decode(log) for log in logs)))

@@ -10,7 +10,7 @@ a lagging book repeats an action.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -271,7 +271,8 @@ class Chain:
         """Reads new events into the book, through the agent's last transaction at least; returns how
         many."""
         latest = self.heads.latest()
-        events = self.cursor.poll(None if latest is None else max(latest[0], self._own_block))
+        through = None if latest is None else max(latest[0], self._own_block, self.heads.woken)
+        events = self.cursor.poll(through)
         for event in events:
             self.book.apply(event)
             if on_event:
@@ -279,8 +280,14 @@ class Chain:
         return len(events)
 
     def wait_for_block(self, timeout: float) -> bool:
-        """Blocks until a block the book has not read yet exists (True) or ``timeout`` passed (False)."""
-        return self.heads.wait_beyond(self.cursor.next_block - 1, timeout)
+        """Blocks until a block the book has not read yet holds an event the agent wakes for (any event,
+        but those :meth:`sleep_through` names) (True) or ``timeout`` passed (False)."""
+        return self.heads.wait_woken(self.cursor.next_block - 1, timeout)
+
+    def sleep_through(self, quiet: Iterable[str]) -> None:
+        """Blocks whose protocol events are all ``quiet`` ones (by name) do not end :meth:`wait_for_block`;
+        the book reads them with the next block that does."""
+        self.heads.wake_on(self.cursor.log_filter(quiet))
 
     def now(self) -> int:
         """Chain time as the next block will see it (anvil stamps blocks with wall time)."""

@@ -32,6 +32,12 @@ BEHAVIOURS = ("honest", "lazy", "copy", *ATTACKS)
 
 class Trainer(Agent):
     role = "trainer"
+    quiet_events = frozenset(
+        {"SlotClaimed", "UpdateCommitted", "UpdateRevealed", "VerificationAnchored", "UpdatesAttested",
+         "ProposalAttested", "VerifierRewardClaimed"}
+    )  # fmt: skip
+    """A trainer acts on a round's opening, its full house (``RoundPhaseAdvanced``), a proposal to prefetch
+    and the round's end; others' commits, reveals and attestations leave it nothing to do."""
 
     def __init__(
         self,

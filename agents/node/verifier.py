@@ -74,6 +74,8 @@ def team(previous: RoundRecord | None) -> set[str]:
 
 class Verifier(Agent):
     role = "verifier"
+    quiet_events = frozenset({"SlotClaimed", "UpdateCommitted", "VerifierRewardClaimed"})
+    """Commits leave a verifier nothing to check (the full house comes with ``RoundPhaseAdvanced``)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -19,6 +19,7 @@ from agents.node.protocol import (
     VERIFIER,
 )
 from agents.node.sender import Reverted
+from agents.node.trainer import Trainer
 
 pytestmark = pytest.mark.services
 
@@ -125,3 +126,23 @@ def test_a_phase_is_known_without_a_view_only_while_it_surely_lasts(net, monkeyp
         finally:  # out of the verifier pool: later tests' dispute panels are drawn from their own agents
             active = int(chain.view("StakeManager", "activeStakeOf", chain.me, VERIFIER))
             chain.send("StakeManager", "requestUnbond", VERIFIER, active)
+
+
+def test_an_agent_sleeps_through_blocks_that_hold_only_its_quiet_events(net):
+    """A trainer's own commit (``UpdateCommitted``: quiet for a trainer, whose full house comes with
+    ``RoundPhaseAdvanced``) does not end its wait; a stake top-up (``Staked``) does, and the book then
+    reads both blocks."""
+    with chain_in_new_job(net, "TEST::1", slots=2) as (chain, job, round_id):
+        chain.ensure_stake(TRAINER, int(chain.job_spec(job)["trainerStake"]))
+        chain.sleep_through(Trainer.quiet_events)
+        chain.sync()
+        assert not chain.wait_for_block(0.0)  # subscribed: nothing unread yet
+        digest = commitment("bafkreib", b"\x01" * 32, b"\x02" * 32, b"\x03" * 32, chain.me)
+        committed = chain.send("TrainingRounds", "claimAndCommit", round_id, 0, digest)
+        assert [e.name for e in committed] == ["UpdateCommitted"]
+        assert not chain.wait_for_block(0.5)
+        assert chain.heads.head >= chain.cursor.next_block  # the block came, and was slept through
+        chain.send("StakeManager", "stake", TRAINER, value=1)
+        assert chain.wait_for_block(5.0)
+        chain.sync()
+        assert chain.book.rounds[round_id].commits.keys() == {0}

@@ -44,6 +44,39 @@ def _wakes_and_times_out(url: str) -> None:
         watch.close()
 
 
+# A contract that emits one log, its topic the call's first 32 bytes (runtime: PUSH1 0 CALLDATALOAD PUSH1 0
+# PUSH1 0 LOG1 STOP, behind init code that returns it).
+EMITTER = "0x6009600c60003960096000f3" + "600035600060" + "00a100"
+LOUD, QUIET = "0x" + "11" * 32, "0x" + "22" * 32
+
+
+def test_wait_woken_sleeps_through_blocks_without_a_log_of_the_filter():
+    with Anvil() as anvil:
+        web3 = Web3(Web3.HTTPProvider(anvil.url))
+        sender = web3.eth.accounts[0]
+        emitter = web3.eth.wait_for_transaction_receipt(
+            web3.eth.send_transaction({"from": sender, "data": EMITTER})
+        )["contractAddress"]
+
+        def emit(topic: str) -> None:
+            web3.eth.send_transaction({"from": sender, "to": emitter, "data": topic})
+
+        for ws_url, filtered in ((websocket_url(anvil.url), True), (None, False)):
+            watch = HeadWatch(web3, ws_url)
+            watch.wake_on({"address": [emitter], "topics": [[LOUD]]})
+            head = web3.eth.block_number
+            assert not watch.wait_woken(head, 0.0)  # subscribes (or polls): nothing new yet
+            emit(QUIET)
+            assert watch.wait_woken(head, 0.3) is not filtered  # polling: any block wakes
+            assert watch.wait_beyond(head, 0.0)  # the head still moved
+            loud = threading.Timer(0.2, emit, (LOUD,))
+            loud.start()
+            assert watch.wait_woken(head + 1, 60.0)
+            loud.join()
+            assert watch.woken == web3.eth.block_number == head + 2
+            watch.close()
+
+
 def test_websocket_url_of_rpc_endpoints():
     assert websocket_url("http://127.0.0.1:8545") == "ws://127.0.0.1:8545"
     assert websocket_url("https://node.example/v1/key") == "wss://node.example/v1/key"
