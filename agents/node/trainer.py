@@ -172,6 +172,7 @@ class Trainer(Agent):
             return
         digest = commitment(entry["cid"], bytes.fromhex(entry["hash"]), bytes.fromhex(entry["root"]),
                             self._salt(record.round_id), self.chain.me)  # fmt: skip
+        self.chain.sync(self.on_event)  # the slots others took while this trainer trained
         slots = [s for s in range(record.slot_count) if s not in record.commits]
         self._rng.shuffle(slots)
         for slot in slots:
