@@ -140,10 +140,9 @@ class Agent:
         self._weights[generation.weights_hash] = generation.state  # the next round's, once it is finalized
         return generation
 
-    def prepare_generation(self, record: RoundRecord, slots: int) -> Generation | None:
-        """The generation of the updates in the bitmap ``slots``, built ahead while they are being checked
-        (the usual outcome); None while one of them cannot be read or decoded: that one is noted and not
-        read again here (its checker challenges it; once it is out of ``slots``, the rest is built)."""
+    def read_updates(self, record: RoundRecord, slots: int) -> bool:
+        """Reads ahead the revealed updates in the bitmap ``slots``; whether each could be read and decoded.
+        One that cannot is noted and not read again here (its checker challenges it)."""
         keys = [(record.round_id, s) for s in sorted(record.reveals) if slots >> s & 1]
         for key in keys:
             if key in self._updates or key in self.unreadable:
@@ -153,7 +152,13 @@ class Agent:
             except (ManifestError, LearningError, WeightStoreError) as error:
                 self.unreadable.add(key)
                 self.say(f"[yellow]not prefetched[/]: round {record.number} slot {key[1]}: {error}")
-        if not keys or any(key in self.unreadable for key in keys):
+        return not any(key in self.unreadable for key in keys)
+
+    def prepare_generation(self, record: RoundRecord, slots: int) -> Generation | None:
+        """The generation of the updates in the bitmap ``slots``, built ahead while they are being checked
+        (the usual outcome); None while one of them cannot be read or decoded (once that one is out of
+        ``slots``, the rest is built)."""
+        if not slots or not self.read_updates(record, slots):
             return None
         return self.generation_for(record.round_id, slots)
 

@@ -30,11 +30,9 @@ IGNORED = {
 
 class Aggregator(Agent):
     role = "aggregator"
-    quiet_events = frozenset(
-        {"SlotClaimed", "UpdateCommitted", "UpdateRevealed", "UpdatesAttested", "VerifierRewardClaimed"}
-    )
-    """The aggregator starts on the last reveal (``RoundPhaseAdvanced`` to Challenge) and proposes on the
-    move to Aggregation; single commits, reveals and attestations leave it nothing to do."""
+    quiet_events = frozenset({"SlotClaimed", "UpdateCommitted", "UpdatesAttested", "VerifierRewardClaimed"})
+    """The aggregator reads updates as they are revealed and proposes on the move to Aggregation
+    (``RoundPhaseAdvanced``); commits and attestations leave it nothing to do."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -61,8 +59,11 @@ class Aggregator(Agent):
 
     def _round(self, record: RoundRecord) -> None:
         sure = self.chain.sure_phase(record)
-        if sure in (COMMIT, REVEAL):
-            return  # still committing or revealing: nothing to aggregate yet
+        if sure == COMMIT:
+            return  # nothing revealed yet
+        if sure == REVEAL:  # read each update as it comes, not all at once when the verifiers need the node
+            self.read_updates(record, sum(1 << s for s in record.reveals))
+            return
         if sure in (CHALLENGE, AGGREGATION):
             self._prepare_or_propose(record, record.accepted_slots, due=sure == AGGREGATION)
             return

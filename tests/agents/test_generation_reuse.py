@@ -17,7 +17,7 @@ from agents.learning.skills.registry import initial_state
 from agents.node.agent import Agent
 from agents.node.aggregator import Aggregator
 from agents.node.events import Event
-from agents.node.protocol import Book
+from agents.node.protocol import REVEAL, Book
 from agents.node.verifier import Verifier
 from agents.node.work import Task, publish, train
 
@@ -144,3 +144,20 @@ def test_the_generation_is_prepared_while_updates_are_checked_and_an_unreadable_
     assert aggregator.unreadable == {(1, 2)} and not aggregator._uploaded
     aggregator._prepare_or_propose(record, 0b11, due=False)  # slot 2 rejected: the rest is uploaded
     assert list(aggregator._uploaded) == [prepared.weights_hash]
+
+
+def test_the_aggregator_reads_updates_as_they_are_revealed(setting) -> None:  # type: ignore[no-untyped-def]
+    """While reveals come in, the aggregator reads each revealed update (not all of them at the last
+    reveal, when the verifiers read theirs); the generation is then built without another read."""
+    agent, store, book = setting
+    reveal_trained_updates(agent, store, book)
+    chain = SimpleNamespace(book=book, me=TRAINERS[0], sure_phase=lambda record: REVEAL)
+    aggregator = Aggregator(chain, store)  # type: ignore[arg-type]
+    aggregator._contexts[1] = agent.context(1)
+    aggregator._round(book.rounds[1])
+    assert set(aggregator._updates) == {(1, 0), (1, 1)} and not aggregator._generations
+
+    store.reads.clear()
+    aggregator._prepare_or_propose(book.rounds[1], 0b11, due=False)
+    assert store.reads == []
+    assert list(aggregator._uploaded) == [agent.generation_for(1, 0b11).weights_hash]
