@@ -32,7 +32,7 @@ def load_account(alias: str) -> Any:
         account = accounts.load(alias)
     except (AccountsError, IndexError, KeyError) as error:
         raise click.ClickException(f"no account {alias!r}: `ape accounts list` shows yours") from error
-    variable = f"APE_ACCOUNTS_{alias}_PASSPHRASE"
+    variable = passphrase_variable(alias)
     passphrase = os.environ.get(variable)
     if passphrase is None:
         raise click.ClickException(f"set {variable} to unlock account {alias!r} for an unattended agent")
@@ -41,6 +41,25 @@ def load_account(alias: str) -> Any:
     except Exception as error:
         raise click.ClickException(f"cannot unlock account {alias!r}: {error}") from error
     return account
+
+
+def passphrase_variable(alias: str) -> str:
+    """The environment variable that unlocks keystore account ``alias``."""
+    return f"APE_ACCOUNTS_{alias}_PASSPHRASE"
+
+
+def signing_key(account: Any) -> bytes:
+    """The 32-byte private key of an account from :func:`load_account`, for signing transactions directly
+    (:class:`agents.node.sender.TransactionSigner`): ape's test accounts hold it; a keystore account's is
+    decrypted with the passphrase that unlocked it."""
+    if (key := getattr(account, "private_key", None)) is not None:
+        return bytes.fromhex(str(key).removeprefix("0x"))
+    from eth_account import Account
+
+    variable = passphrase_variable(account.alias)
+    if (passphrase := os.environ.get(variable)) is None:
+        raise click.ClickException(f"set {variable} to unlock account {account.alias!r}")
+    return bytes(Account.decrypt(account.keyfile, passphrase))
 
 
 def _alias_of(address: str) -> str:

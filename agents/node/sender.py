@@ -1,10 +1,11 @@
-"""Transactions the short way: estimated, signed by the agent's ape account, sent raw, and their receipt
-read as soon as the newHeads subscription pushes a block.
+"""Transactions the short way: estimated, signed with the agent's ape account's key, sent raw, and their
+receipt read as soon as the newHeads subscription pushes a block.
 
 ape's ``contract.method(..., sender=account)`` makes about a dozen RPCs per transaction and web3 polls for
 the receipt every 0.1 s; an agent sends several dependent transactions per round, so here a transaction is
 one ``eth_estimateGas`` (which also names a revert before anything is signed), a nonce kept locally, one
-``eth_sendRawTransaction`` and a receipt read when a new block arrives.
+``eth_sendRawTransaction`` and a receipt read when a new block arrives. It is signed here too: ape builds
+and validates a transaction model per signature, 1.8 ms of CPU; RLP and libsecp256k1 take 0.15.
 """
 
 from __future__ import annotations
@@ -13,9 +14,12 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from eth_utils import to_checksum_address
+import coincurve
+import rlp
+from eth_utils import keccak
 
 from agents.chain.heads import HeadWatch
+from agents.node.accounts import signing_key
 
 GAS_MARGIN = 1.25
 """Gas limit over the estimate: state may change between estimate and inclusion (a panel grows, a loop
@@ -43,15 +47,35 @@ def raise_for_error(response: Mapping[str, Any], errors: Mapping[str, str], what
     raise Reverted(errors.get(data[:10], "ContractLogicError"), f"{what}: {data}")
 
 
+class TransactionSigner:
+    """Signs EIP-1559 transactions of one account with its key: the bytes eth_account's signer gives
+    (RFC 6979 nonces, low s)."""
+
+    def __init__(self, key: bytes, chain_id: int, address: str) -> None:
+        self._key = coincurve.PrivateKey(key)
+        self.chain_id = chain_id
+        public = self._key.public_key.format(compressed=False)[1:]
+        if keccak(public)[12:] != bytes.fromhex(address.removeprefix("0x")):
+            raise ValueError(f"the key does not belong to account {address}")
+
+    def sign(self, nonce: int, to: str, value: int, data: str, gas: int, max_fee: int, tip: int) -> str:
+        """The raw transaction, ``0x``-hex, as ``eth_sendRawTransaction`` takes it."""
+        to_bytes, calldata = bytes.fromhex(to.removeprefix("0x")), bytes.fromhex(data.removeprefix("0x"))
+        fields = [self.chain_id, nonce, tip, max_fee, gas, to_bytes, value, calldata, []]
+        signature = self._key.sign_recoverable(keccak(b"\x02" + rlp.encode(fields)), hasher=None)
+        r, s, y_parity = signature[:32], signature[32:64], signature[64]
+        fields += [y_parity, int.from_bytes(r, "big"), int.from_bytes(s, "big")]
+        return "0x" + (b"\x02" + rlp.encode(fields)).hex()
+
+
 class Sender:
     """Sends the transactions of one account, one at a time, and waits for each to be mined."""
 
     def __init__(self, web3: Any, account: Any, chain_id: int, heads: HeadWatch, errors: Mapping[str, str]):
         """``account``: an unlocked ape account; ``errors``: custom error names by 4-byte selector."""
         self.web3 = web3
-        self.account = account
         self.me = str(account.address)
-        self.chain_id = chain_id
+        self.signer = TransactionSigner(signing_key(account), chain_id, self.me)
         self.heads = heads
         self.errors = errors
         self._nonce: int | None = None
@@ -84,8 +108,6 @@ class Sender:
         return receipt
 
     def _signed(self, to: str, data: str, value: int, gas: int) -> str:
-        from ape_ethereum.transactions import DynamicFeeTransaction
-
         if self._nonce is None:
             count = self._request("eth_getTransactionCount", [self.me, "pending"])
             raise_for_error(count, self.errors, "nonce")
@@ -94,14 +116,8 @@ class Sender:
             tip = self._request("eth_maxPriorityFeePerGas", [])
             raise_for_error(tip, self.errors, "priority fee")
             self._tip = int(tip["result"], 16)
-        txn = DynamicFeeTransaction(
-            chainId=self.chain_id, nonce=self._nonce, to=to_checksum_address(to), value=value, data=data,
-            gas=gas, maxFeePerGas=2 * self._base_fee() + self._tip, maxPriorityFeePerGas=self._tip,
-        )  # fmt: skip
-        signed = self.account.sign_transaction(txn)
-        if signed is None or signed.signature is None:
-            raise PermissionError(f"account {self.me} did not sign (is it unlocked?)")
-        return "0x" + signed.serialize_transaction().hex()
+        max_fee = 2 * self._base_fee() + self._tip
+        return self.signer.sign(self._nonce, to, value, data, gas, max_fee, self._tip)
 
     def _base_fee(self) -> int:
         """The newest head's base fee: pushed with it, or asked for without a subscription."""

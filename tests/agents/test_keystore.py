@@ -13,13 +13,14 @@ import sys
 import click
 from ape_accounts.accounts import import_account_from_private_key
 from eth_account.messages import encode_defunct
-from agents.node.accounts import load_account
+from agents.node.accounts import load_account, signing_key
 
 imported = import_account_from_private_key("alice", "s3cret", sys.argv[1])
 for name in ("alice", imported.address, imported.address.lower()):
     account = load_account(name)
     signature = account.sign_message(encode_defunct(text="hello"))  # no prompt: autosign is on
     assert account.check_signature(encode_defunct(text="hello"), signature)
+    assert "0x" + signing_key(account).hex() == sys.argv[1]  # transactions are signed with the same key
     print("signed", name, account.address)
 for name in ("bob", "0x" + "11" * 20, "TEST::99"):
     try:
