@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 
@@ -13,7 +14,7 @@ from agents.learning.codec import spec_of
 from agents.learning.compression import decode_update, encode_update
 from agents.learning.errors import WeightStoreError
 from agents.learning.hashing import keccak256
-from agents.learning.weightstore import WeightStore
+from agents.learning.weightstore import BLOCK_BYTES, BLOCK_PUT_BYTES, WeightStore, multipart
 
 pytestmark = pytest.mark.services
 MISSING_CID = "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy"
@@ -31,6 +32,23 @@ def test_round_trip_pins_and_is_content_addressed(ipfs_pair: tuple[IpfsDaemon, I
     assert stored.cid not in store.pinned()
     with pytest.raises(WeightStoreError, match="does not match the expected keccak256"):
         store.get(stored.cid, keccak256(b"something else"))
+
+
+@pytest.mark.parametrize("size", [0, 1, BLOCK_PUT_BYTES, BLOCK_PUT_BYTES + 1, BLOCK_BYTES, BLOCK_BYTES + 1])
+def test_an_object_of_one_block_is_stored_as_add_stores_it(
+    ipfs_pair: tuple[IpfsDaemon, IpfsDaemon], size: int
+) -> None:
+    """Up to one block an object is a raw block (put by ``block/put`` unless it is too big a request for
+    js-ipfs), beyond it a UnixFS file: the CID is the one ``add`` gives either way, and each reads back
+    whole and in ranges."""
+    store = WeightStore(ipfs_pair[0].api_multiaddr, timeout=10)
+    data = os.urandom(size)
+    stored = store.put(data)
+    params = {"cid-version": "1", "cid-base": "base32", "chunker": f"size-{BLOCK_BYTES}", "only-hash": "true"}
+    added = json.loads(store._rpc("add", params, *multipart(data)))["Hash"]
+    assert stored.cid == added and stored.cid.startswith("bafk" if size <= BLOCK_BYTES else "bafy")
+    assert store.get(stored.cid, keccak256(data)) == data
+    assert store.read(stored.cid, 10, offset=size // 2) == data[size // 2 : size // 2 + 10]
 
 
 def test_size_limits(ipfs_pair: tuple[IpfsDaemon, IpfsDaemon]) -> None:
@@ -57,7 +75,7 @@ def test_size_limits(ipfs_pair: tuple[IpfsDaemon, IpfsDaemon]) -> None:
 def test_missing_cid_fails_within_the_timeout(ipfs_pair: tuple[IpfsDaemon, IpfsDaemon]) -> None:
     store = WeightStore(ipfs_pair[0].api_multiaddr, timeout=2, retries=1, backoff=0.1)
     began = time.monotonic()
-    with pytest.raises(WeightStoreError, match=f"cat {MISSING_CID}.*2 attempts"):
+    with pytest.raises(WeightStoreError, match=f"block get {MISSING_CID}.*2 attempts"):
         store.get(MISSING_CID, b"\0" * 32)
     assert time.monotonic() - began < 2 * 2 + 2
 
@@ -65,9 +83,9 @@ def test_missing_cid_fails_within_the_timeout(ipfs_pair: tuple[IpfsDaemon, IpfsD
 def test_daemon_down_is_a_clear_error() -> None:
     store = WeightStore(f"/ip4/127.0.0.1/tcp/{free_port()}/http", timeout=2, retries=1, backoff=0.1)
     began = time.monotonic()
-    with pytest.raises(WeightStoreError, match=r"add .* failed after 2 attempts"):
+    with pytest.raises(WeightStoreError, match=r"block put .* failed after 2 attempts"):
         store.put(b"abc")
-    with pytest.raises(WeightStoreError, match="cat"):
+    with pytest.raises(WeightStoreError, match="block get"):
         store.get(MISSING_CID, b"\0" * 32)
     assert time.monotonic() - began < 5
 
