@@ -1,7 +1,9 @@
 """Gas per accepted update, all-in, on a real anvil, from transaction receipts.
 
 For round sizes of 1, 10 and 50 updates, a job whose rounds offer exactly that many slots runs healthy
-rounds on the fast path: every trainer claims and commits in one call and reveals; `QUORUM` verifiers
+rounds on the fast path, once per way of submitting: `open` (the agents' default), every trainer claims
+its slot and submits its update in one call; `sealed`, it claims and commits in one call and reveals
+once every slot is taken. Then `QUORUM` verifiers
 attest every update in one call each; the aggregator proposes; the verifiers attest the proposal, and
 the attestation that completes the quorum finalizes: it mints the trainers' and the aggregator's rewards
 and opens the next round; each verifier claims its shares of all the rounds in one call (rewards are
@@ -43,7 +45,9 @@ QUORUM = 2
 TARGET_SIZE, TARGET_GAS = 10, 200_000
 FLOOR = 21_000 + 16 * 36 + 22_100
 SALT = b"\x5a" * 32
+PATHS = {"open": ("claimAndSubmit",), "sealed": ("claimAndCommit", "reveal")}
 PHASES = (
+    "claimAndSubmit",
     "claimAndCommit",
     "reveal",
     "attest",
@@ -100,8 +104,9 @@ class Bench:
         self.c["TrainingRounds"].startJob(job_id, sender=self.admin)
         return job_id
 
-    def round(self, job_id: int, size: int, tag: str) -> tuple[int, dict[str, int]]:
-        """Runs one healthy round of `size` updates; returns the gas per kind of transaction."""
+    def round(self, job_id: int, size: int, tag: str, sealed: bool) -> tuple[int, dict[str, int]]:
+        """Runs one healthy round of `size` updates, sealed or in the open; returns the gas per kind of
+        transaction."""
         rounds = self.c["TrainingRounds"]
         round_id = rounds.currentRound(job_id)
         gas: dict[str, int] = defaultdict(int)
@@ -113,18 +118,16 @@ class Bench:
         for slot, trainer in enumerate(self.trainers[:size]):
             cid = f"bafybeiupdate{tag}{slot:04d}{'x' * 40}"
             update_hash, trace_root = keccak(text=f"u{tag}{slot}"), keccak(text=f"t{tag}{slot}")
-            send(
-                "claimAndCommit",
-                rounds.claimAndCommit,
-                round_id,
-                slot,
-                commitment(cid, update_hash, trace_root, trainer.address),
-                sender=trainer,
-            )
+            if not sealed:
+                args = (round_id, slot, cid, update_hash, trace_root)
+                send("claimAndSubmit", rounds.claimAndSubmit, *args, sender=trainer)
+                continue
+            digest = commitment(cid, update_hash, trace_root, trainer.address)
+            send("claimAndCommit", rounds.claimAndCommit, round_id, slot, digest, sender=trainer)
             reveals.append((trainer, (round_id, slot, cid, update_hash, trace_root, SALT)))
         for trainer, args in reveals:
             send("reveal", rounds.reveal, *args, sender=trainer)
-        # The verification seed is the hash of the last reveal's block: readable from the next block on.
+        # The verification seed is the hash of the last update's block: readable from the next block on.
         chain.provider.make_request("evm_mine", [])
         slots = (1 << size) - 1
         for verifier in self.verifiers:
@@ -181,69 +184,90 @@ def run() -> dict:
             stakes.stake(1, sender=verifier, value=ETHER)
         stakes.stake(2, sender=aggregator, value=ETHER)
         bench = Bench(contracts, admin, trainers, verifiers, aggregator)
-        results = {}
-        for size in SIZES:
+        results: dict[str, dict] = {path: {} for path in PATHS}
+        for path, size in itertools.product(PATHS, SIZES):
             job_id = bench.job(size)
-            played = [bench.round(job_id, size, f"{size}r{r}") for r in range(ROUNDS)]
+            played = [bench.round(job_id, size, f"{path}{size}r{r}", path == "sealed") for r in range(ROUNDS)]
             claimed = bench.claim([round_id for round_id, _ in played])
             for _, gas in played:
                 gas["claimVerifierRewards"] = claimed // ROUNDS
             measured = [per_update(gas, size) for _, gas in played]
             steady = {k: statistics.mean(m[k] for m in measured[1:]) for k in measured[0]}
-            results[str(size)] = {"first_round": measured[0], "steady_state": steady}
+            results[path][str(size)] = {"first_round": measured[0], "steady_state": steady}
     return results
 
 
 def report(results: dict) -> dict:
     console = Console(width=170)
-    table = Table(title=f"Gas per accepted update (anvil receipts, quorum {QUORUM}, floor {FLOOR:,})")
-    table.add_column("updates/round", justify="right")
-    table.add_column("round", justify="left")
-    for kind in PHASES:
-        table.add_column(kind, justify="right")
-    table.add_column("total", justify="right")
-    table.add_column("x floor", justify="right")
-    for size, rows in results.items():
-        for which, row in rows.items():
-            cells = [f"{row[k]:,.0f}" for k in PHASES]
-            table.add_row(size, which, *cells, f"{row['total']:,.0f}", f"{row['total'] / FLOOR:.2f}")
-    console.print(table)
-    steady = {size: rows["steady_state"]["total"] for size, rows in results.items()}
-    first = {size: rows["first_round"]["total"] for size, rows in results.items()}
-    at_target = steady[str(TARGET_SIZE)]
-    falling = all(steady[str(a)] >= steady[str(b)] for a, b in itertools.pairwise(SIZES))
-    for size in results:
+    shown = {
+        path: [k for k in PHASES if k not in PATHS["sealed" if path == "open" else "open"]] for path in PATHS
+    }
+    for path, by_size in results.items():
+        table = Table(title=f"Gas per accepted update, {path} updates (anvil receipts, quorum {QUORUM})")
+        table.add_column("updates/round", justify="right")
+        table.add_column("round", justify="left")
+        for kind in shown[path]:
+            table.add_column(kind, justify="right")
+        table.add_column("total", justify="right")
+        table.add_column("x floor", justify="right")
+        for size, rows in by_size.items():
+            for which, row in rows.items():
+                cells = [f"{row[k]:,.0f}" for k in shown[path]]
+                table.add_row(size, which, *cells, f"{row['total']:,.0f}", f"{row['total'] / FLOOR:.2f}")
+        console.print(table)
+    steady = {p: {n: rows["steady_state"]["total"] for n, rows in r.items()} for p, r in results.items()}
+    first = {p: {n: rows["first_round"]["total"] for n, rows in r.items()} for p, r in results.items()}
+    for path, size in itertools.product(results, SIZES):
+        steady_gas, first_gas = steady[path][str(size)], first[path][str(size)]
         console.print(
-            f"{size:>3} per round: steady {steady[size]:,.0f} gas = {steady[size] / FLOOR:.2f} x floor; "
-            f"first round {first[size]:,.0f} = {first[size] / FLOOR:.2f} x floor"
+            f"{path:>6}, {size:>3} per round: steady {steady_gas:,.0f} gas = {steady_gas / FLOOR:.2f} x "
+            f"floor; first round {first_gas:,.0f} = {first_gas / FLOOR:.2f} x floor"
         )
-    output = {
-        "figures": {
-            "floor_gas": FLOOR,
-            "attestation_quorum": QUORUM,
-            "gas_per_accepted_update": {size: round(v) for size, v in steady.items()},
-            "gas_per_accepted_update_first_round": {size: round(v) for size, v in first.items()},
-            "ratio_to_floor": {size: round(v / FLOOR, 3) for size, v in steady.items()},
-            "breakdown_per_update": {
-                size: {which: {k: round(v) for k, v in row.items()} for which, row in rows.items()}
-                for size, rows in results.items()
-            },
-        },
-        "targets": [
+    console.print(
+        f"open / sealed, {TARGET_SIZE} per round (steady): "
+        f"{steady['open'][str(TARGET_SIZE)] / steady['sealed'][str(TARGET_SIZE)]:.3f}"
+    )
+    targets = []
+    for path in PATHS:
+        at_target = steady[path][str(TARGET_SIZE)]
+        falling = all(steady[path][str(a)] >= steady[path][str(b)] for a, b in itertools.pairwise(SIZES))
+        targets += [
             {
-                "what": f"gas per accepted update, all-in, {TARGET_SIZE} updates per round (steady state)",
+                "what": f"gas per accepted update, all-in, {path} updates, {TARGET_SIZE} updates per round "
+                "(steady state)",
                 "value": round(at_target),
                 "target": f"<= {TARGET_GAS}",
                 "met": at_target <= TARGET_GAS,
             },
             {
-                "what": "gas per accepted update flat or falling with round size (1, 10, 50; steady "
-                "state): 50 per round over 10 per round",
-                "value": round(steady["50"] / steady[str(TARGET_SIZE)], 3),
+                "what": f"gas per accepted update flat or falling with round size (1, 10, 50; {path} "
+                "updates, steady state): 50 per round over 10 per round",
+                "value": round(steady[path]["50"] / steady[path][str(TARGET_SIZE)], 3),
                 "target": "<= 1.0",
                 "met": falling,
             },
-        ],
+        ]
+    output = {
+        "figures": {
+            "floor_gas": FLOOR,
+            "attestation_quorum": QUORUM,
+            "gas_per_accepted_update": {p: {n: round(v) for n, v in s.items()} for p, s in steady.items()},
+            "gas_per_accepted_update_first_round": {
+                p: {n: round(v) for n, v in f.items()} for p, f in first.items()
+            },
+            "ratio_to_floor": {p: {n: round(v / FLOOR, 3) for n, v in s.items()} for p, s in steady.items()},
+            "breakdown_per_update": {
+                path: {
+                    n: {
+                        which: {k: round(row[k]) for k in (*shown[path], "total")}
+                        for which, row in rows.items()
+                    }
+                    for n, rows in by_size.items()
+                }
+                for path, by_size in results.items()
+            },
+        },
+        "targets": targets,
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(output, indent=2) + "\n")

@@ -199,14 +199,24 @@ contract TrainingRounds is ITrainingRounds, AccessControl, ReentrancyGuard {
     /// @inheritdoc ITrainingRounds
     function claimAndCommit(uint256 roundId, uint8 slot, bytes32 commitment) external {
         if (commitment == bytes32(0)) revert TrainingRoundsZeroCommitment();
-        (Round storage round,) = _claimable(roundId, slot);
-        _slots[round.jobId][slot] = Slot({
-            trainer: msg.sender,
-            roundNumber: round.number,
-            claimDeadline: 0,
-            status: SlotStatus.Committed
-        });
-        _recordCommit(roundId, round, slot, commitment);
+        _recordCommit(roundId, _claimCommitted(roundId, slot), slot, commitment);
+    }
+
+    /// @inheritdoc ITrainingRounds
+    function claimAndSubmit(
+        uint256 roundId,
+        uint8 slot,
+        string calldata updateCID,
+        bytes32 updateHash,
+        bytes32 traceRoot
+    ) external {
+        Round storage round = _claimCommitted(roundId, slot);
+        round.revealedSlots |= 1 << slot;
+        uint16 committed = round.committed + 1;
+        round.committed = committed;
+        emit UpdateCommitted(roundId, slot, msg.sender, bytes32(0));
+        emit UpdateRevealed(roundId, slot, msg.sender, updateCID, updateHash, traceRoot);
+        if (committed == round.slotCount) _closeCommits(roundId, round);
     }
 
     /// @inheritdoc ITrainingRounds
@@ -232,13 +242,7 @@ contract TrainingRounds is ITrainingRounds, AccessControl, ReentrancyGuard {
         revealedSlots |= bit;
         round.revealedSlots = revealedSlots;
         emit UpdateRevealed(roundId, slot, msg.sender, updateCID, updateHash, traceRoot);
-        if (_popcount(revealedSlots) == round.committed) {
-            Progress storage progress = _progress[round.jobId];
-            progress.revealClosedAt = uint40(block.timestamp);
-            progress.seedBlock = uint64(block.number);
-            emit RoundPhaseAdvanced(roundId, Phase.Challenge);
-            emit VerificationAnchored(roundId, uint64(block.number));
-        }
+        if (_popcount(revealedSlots) == round.committed) _closeReveals(roundId, round);
     }
 
     /// @inheritdoc ITrainingRounds
@@ -709,15 +713,35 @@ contract TrainingRounds is ITrainingRounds, AccessControl, ReentrancyGuard {
         held.slot = slot;
     }
 
+    /// @dev Claims open slot `slot` of round `roundId` for the caller and marks it committed.
+    function _claimCommitted(uint256 roundId, uint8 slot) private returns (Round storage round) {
+        (round,) = _claimable(roundId, slot);
+        _slots[round.jobId][slot] =
+            Slot({trainer: msg.sender, roundNumber: round.number, claimDeadline: 0, status: SlotStatus.Committed});
+    }
+
     function _recordCommit(uint256 roundId, Round storage round, uint8 slot, bytes32 commitment) private {
         _commitments[round.jobId][slot] = commitment;
         uint16 committed = round.committed + 1;
         round.committed = committed;
         emit UpdateCommitted(roundId, slot, msg.sender, commitment);
-        if (committed == round.slotCount) {
-            _progress[round.jobId].commitClosedAt = uint40(block.timestamp);
-            emit RoundPhaseAdvanced(roundId, Phase.Reveal);
-        }
+        if (committed == round.slotCount) _closeCommits(roundId, round);
+    }
+
+    /// @dev At the full house: reveals open, or, when every update is already in the open, close too.
+    function _closeCommits(uint256 roundId, Round storage round) private {
+        _progress[round.jobId].commitClosedAt = uint40(block.timestamp);
+        if (_popcount(round.revealedSlots) == round.committed) _closeReveals(roundId, round);
+        else emit RoundPhaseAdvanced(roundId, Phase.Reveal);
+    }
+
+    /// @dev At the last reveal: verification starts, seeded by this block's hash.
+    function _closeReveals(uint256 roundId, Round storage round) private {
+        Progress storage progress = _progress[round.jobId];
+        progress.revealClosedAt = uint40(block.timestamp);
+        progress.seedBlock = uint64(block.number);
+        emit RoundPhaseAdvanced(roundId, Phase.Challenge);
+        emit VerificationAnchored(roundId, uint64(block.number));
     }
 
     /// @dev Mints the rewards of a finalized round within the cap: each accepted trainer, then the aggregator;

@@ -115,6 +115,7 @@ def _make_trainer(chain: Any, store: Any, job: Any, rounds: int | None, options:
         behaviour=options["behaviour"],
         faked_fraction=options["faked_fraction"],
         auto=auto,
+        sealed=options["sealed"],
         crash_after=options["crash_after"],
     )
 
@@ -157,6 +158,13 @@ _agent_command(
             default=0.1,
             show_default=True,
             help="Fraction of trace segments a 'partial' trainer skips.",
+        ),
+        click.option(
+            "--sealed",
+            is_flag=True,
+            help="Commit a hash first and reveal the update once every slot is taken, instead of "
+            "submitting it in the open (a copy fails its replay either way: each task is bound to its "
+            "trainer).",
         ),
         _crash_option(["training", "commit"]),
     ],

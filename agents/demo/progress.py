@@ -90,7 +90,8 @@ class Progress:
             self._apply_other(name, a)
         elif name == "UpdateCommitted":
             job.committed.append(self.name(a["trainer"]))
-            self.say(f"{job.skill} round {self._number(a)}: {self.name(a['trainer'])} committed")
+            done = "committed" if any(a["commitment"]) else "submitted"  # a zero commitment: in the open
+            self.say(f"{job.skill} round {self._number(a)}: {self.name(a['trainer'])} {done}")
         elif name == "RoundPhaseAdvanced":
             job.phase = PHASES.get(a["phase"], str(a["phase"]))
         elif name == "UpdateChallenged":

@@ -59,9 +59,10 @@ class Aggregator(Agent):
 
     def _round(self, record: RoundRecord) -> None:
         sure = self.chain.sure_phase(record)
-        if sure == COMMIT:
-            return  # nothing revealed yet
-        if sure == REVEAL:  # read each update as it comes, not all at once when the verifiers need the node
+        if sure in (
+            COMMIT,
+            REVEAL,
+        ):  # read each update as it comes, not all at once when the verifiers need it
             self.read_updates(record, sum(1 << s for s in record.reveals))
             return
         if sure in (CHALLENGE, AGGREGATION):

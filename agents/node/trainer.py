@@ -2,8 +2,9 @@
 on IPFS, claim a slot and commit in one transaction, then reveal.
 
 Behaviours other than ``honest`` simulate attacks on the network, to test its defences: ``lazy``
-publishes its unchanged input with a fabricated trace; ``copy`` commits an update another trainer
-revealed earlier (and trains honestly while there is nothing to copy); the crafted updates, label
+publishes its unchanged input with a fabricated trace; ``copy`` waits for another trainer's update of
+the same round and publishes its trace under its own name (a copy of a sealed round's update cannot be
+had before the full house, so a copier among sealed trainers waits out the round); the crafted updates, label
 flipping, ``partial`` and ``replay`` come from :mod:`agents.attacks.behaviours` (see there how colluding
 attacks estimate the honest updates).
 """
@@ -25,7 +26,7 @@ from agents.node.manifest import commitment
 from agents.node.protocol import COMMIT, TRAINER, RoundRecord
 from agents.node.routing import choose_job
 from agents.node.sender import Reverted
-from agents.node.work import JobContext, Task, Trained, fabricate, publish, train
+from agents.node.work import JobContext, Task, Trained, copied, fabricate, publish, train
 
 BEHAVIOURS = ("honest", "lazy", "copy", *ATTACKS)
 
@@ -45,6 +46,7 @@ class Trainer(Agent):
         behaviour: str = "honest",
         faked_fraction: float = 0.1,
         auto: bool = False,
+        sealed: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
@@ -54,9 +56,12 @@ class Trainer(Agent):
         self.faked_fraction = faked_fraction
         self._previous: LocalTraining | None = None
         self.auto = auto
+        self.sealed = sealed
         self.journal = Journal(self.chain.me, "trainer")
         self._rng = random.Random(self.chain.me)
         self._routed_at = -1
+        if behaviour == "copy":  # others' updates are what it waits for
+            self.quiet_events = self.quiet_events - {"UpdateRevealed"}
 
     def start(self) -> None:
         jobs = self.followed_jobs()
@@ -113,15 +118,14 @@ class Trainer(Agent):
         key = str(record.round_id)
         if (done := self.journal.get(key)) is not None:
             return dict(done)
-        earlier = [
-            r for rec in self.chain.book.rounds.values() if rec.job_id == record.job_id
-            for r in rec.reveals.values() if r.trainer.lower() != self.chain.me.lower()
-        ]  # fmt: skip
-        if self.behaviour == "copy" and earlier:
-            source = earlier[-1]
-            cid, update_hash, root = source.cid, source.update_hash, source.trace_root
+        ctx = self.context(record.job_id)
+        if self.behaviour == "copy":
+            others = [r for r in record.reveals.values() if r.trainer.lower() != self.chain.me.lower()]
+            if not others:
+                return None  # nothing to copy yet
+            trained = copied(self.store, others[-1])
+            self.say(f"copying slot {others[-1].slot}'s update in round {record.number}")
         else:
-            ctx = self.context(record.job_id)
             global_state = self.weights(record.job_id, record.generation)
             task = Task.of(record.task_seed, self.chain.me, ctx.shard_count)
             if self.behaviour == "lazy":
@@ -131,7 +135,7 @@ class Trainer(Agent):
             else:
                 trained = self._train(ctx, global_state, task, record)
                 self.crash_point("training")
-            cid, update_hash, root = publish(self.store, ctx, record.round_id, self.chain.me, trained)
+        cid, update_hash, root = publish(self.store, ctx, record.round_id, self.chain.me, trained)
         entry = {"cid": cid, "hash": update_hash.hex(), "root": root.hex()}
         self.journal.put(key, entry)
         return entry
@@ -167,38 +171,46 @@ class Trainer(Agent):
         return Trained(result.checkpoints)
 
     def _commit(self, record: RoundRecord) -> None:
+        """Claims a free slot and submits the update in it: in the open, or, when ``sealed``, as a
+        commitment revealed once commits close."""
         entry = self._prepare(record)
         if entry is None:
             return
-        digest = commitment(entry["cid"], bytes.fromhex(entry["hash"]), bytes.fromhex(entry["root"]),
-                            self._salt(record.round_id), self.chain.me)  # fmt: skip
+        values = bytes.fromhex(entry["hash"]), bytes.fromhex(entry["root"])
+        args: tuple[str | bytes, ...]
+        if self.sealed:
+            salt = self._salt(record.round_id)
+            method, args = "claimAndCommit", (commitment(entry["cid"], *values, salt, self.chain.me),)
+        else:
+            method, args = "claimAndSubmit", (entry["cid"], *values)
         self.chain.sync(self.on_event)  # the slots others took while this trainer trained
         slots = [s for s in range(record.slot_count) if s not in record.commits]
         self._rng.shuffle(slots)
         for slot in slots:
             try:
-                self._claim_and_commit(record, slot, digest)
+                self._claim(record, method, slot, *args)
             except Reverted as error:
                 if error.name == "TrainingRoundsSlotUnavailable":  # taken since the book's last sync
                     continue
                 raise
             routed = f"; routed at block {self._routed_at}" if self.auto else ""
-            self.say(f"committed round {record.number} of job {record.job_id} in slot {slot}{routed}")
+            done = "committed" if self.sealed else "submitted"
+            self.say(f"{done} round {record.number} of job {record.job_id} in slot {slot}{routed}")
             self.crash_point("commit")
             return
         self.say(f"no open slot in round {record.number}")
 
-    def _claim_and_commit(self, record: RoundRecord, slot: int, digest: bytes) -> None:
-        """Claims ``slot`` and commits ``digest``, first topping the stake up if the chain says it is short
-        (slashed, or the job asks more than the start-up stake)."""
+    def _claim(self, record: RoundRecord, method: str, slot: int, *args: Any) -> None:
+        """Claims ``slot`` with ``method`` (``claimAndCommit`` or ``claimAndSubmit``), first topping the
+        stake up if the chain says it is short (slashed, or the job asks more than the start-up stake)."""
         try:
-            self.chain.send("TrainingRounds", "claimAndCommit", record.round_id, slot, digest)
+            self.chain.send("TrainingRounds", method, record.round_id, slot, *args)
         except Reverted as error:
             if error.name != "TrainingRoundsInsufficientStake":
                 raise
             added = self.chain.ensure_stake(TRAINER, int(self.chain.job_spec(record.job_id)["trainerStake"]))
             self.say(f"staked {added / 1e18:g} ETH more")
-            self.chain.send("TrainingRounds", "claimAndCommit", record.round_id, slot, digest)
+            self.chain.send("TrainingRounds", method, record.round_id, slot, *args)
 
     def _reveal(self, record: RoundRecord, slot: int) -> None:
         entry = self._prepare(record)

@@ -56,12 +56,12 @@ def finality_gas(accepted: int) -> int:
 
 
 def share(slots: Iterable[int], team: Iterable[str], me: str, quorum: int = 1) -> list[int]:
-    """The slots verifier ``me`` checks among the n members of ``team`` and itself: slot i (in sorted
-    order) goes to the ``quorum`` members from rank i mod n on, so each slot gets its quorum of checkers
-    and nobody checks more than it must."""
+    """The slots verifier ``me`` checks among the n members of ``team`` and itself: slot i goes to the
+    ``quorum`` members from rank i mod n on, so each slot gets its quorum of checkers, a full round's
+    slots spread evenly, and a slot's checkers do not change as other slots fill."""
     members = sorted({a.lower() for a in team} | {me.lower()})
     rank, n = members.index(me.lower()), len(members)
-    return [slot for i, slot in enumerate(sorted(slots)) if (rank - i) % n < quorum]
+    return [slot for slot in sorted(slots) if (rank - slot) % n < quorum]
 
 
 def team(previous: RoundRecord | None) -> set[str]:
@@ -193,8 +193,9 @@ class Verifier(Agent):
 
     def _round(self, record: RoundRecord) -> None:
         sure = self.chain.sure_phase(record)
-        if sure == COMMIT:
-            return  # nothing revealed yet, nothing to check
+        if sure == COMMIT:  # updates submitted in the open: checked as they come, but for the drawn segments
+            self._replay_every_segment(record, self._inspect_share(record))
+            return
         if sure == AGGREGATION:
             self._aggregation(record, record.accepted_slots)
             return
@@ -202,10 +203,7 @@ class Verifier(Agent):
             self._check_proposal(record)
             return
         info = None if sure in (REVEAL, CHALLENGE) else self.chain.round_info(record.round_id)
-        share = self._share(record)
-        for slot in share:  # before the seed exists: fetch, decode, measure
-            if slot in record.reveals:
-                self._inspection(record, slot)
+        share = self._inspect_share(record)
         now = self.chain.now()
         reveals_over = sure == CHALLENGE or (
             info is not None and (info["phase"] > REVEAL or now > info["revealDeadline"])
@@ -224,6 +222,15 @@ class Verifier(Agent):
             self._aggregation(record, int(info["revealedSlots"]) & ~int(info["rejectedSlots"]))
         elif phase == PROPOSAL and record.proposals:
             self._check_proposal(record)
+
+    def _inspect_share(self, record: RoundRecord) -> list[int]:
+        """Fetches, decodes and measures the revealed updates of this verifier's share (all that needs no
+        seed); returns the share."""
+        share = self._share(record)
+        for slot in share:
+            if slot in record.reveals:
+                self._inspection(record, slot)
+        return share
 
     def _aggregation(self, record: RoundRecord, accepted: int) -> None:
         """Computes the generation a proposal must match, ready for it; or closes a round with nothing

@@ -160,6 +160,12 @@ def fabricate(ctx: JobContext, global_state: State) -> Trained:
     return Trained(tuple(start for _ in checkpoint_steps(ctx.hp)))
 
 
+def copied(store: Store, revealed: Revealed) -> Trained:
+    """A copier's output: the trace of another trainer's published update, to publish as its own."""
+    _, checkpoints = open_bundle(store.read(revealed.cid, store.max_bytes), revealed.update_hash)
+    return Trained(checkpoints)
+
+
 def publish(
     store: Store, ctx: JobContext, round_id: int, trainer: str, trained: Trained
 ) -> tuple[str, bytes, bytes]:

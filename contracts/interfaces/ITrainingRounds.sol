@@ -248,9 +248,21 @@ interface ITrainingRounds {
     /// `keccak256(abi.encode(updateCID, updateHash, traceRoot, salt, trainer))`.
     function commit(uint256 roundId, bytes32 commitment) external;
 
-    /// @notice {claim} and {commit} in one call: the usual path, as a trainer's task (shard, seed) is known
-    /// from the round's opening on, so it trains before it claims.
+    /// @notice {claim} and {commit} in one call: the sealed path (a trainer's task (shard, seed) is known
+    /// from the round's opening on, so it trains before it claims).
     function claimAndCommit(uint256 roundId, uint8 slot, bytes32 commitment) external;
+
+    /// @notice {claimAndCommit} and {reveal} in one call, the usual path: publishes the caller's update in
+    /// the open. Its task (shard, seed) derives from the caller's address, so a copy of another's update
+    /// fails its replay; the verification seed still comes from the block of the round's last update.
+    /// Emits {UpdateCommitted} with a zero commitment (none is kept), then {UpdateRevealed}.
+    function claimAndSubmit(
+        uint256 roundId,
+        uint8 slot,
+        string calldata updateCID,
+        bytes32 updateHash,
+        bytes32 traceRoot
+    ) external;
 
     /// @notice Reveals the caller's update in slot `slot`, once commits are closed and before the reveal
     /// deadline. The values must hash, with the caller's address, to its commitment.

@@ -34,7 +34,7 @@ EVENTS = (
     "JobCreated", "RoundOpened", "RoundFinalized", "RoundClosedEmpty", "UpdateCommitted", "UpdateRevealed",
     "RoundPhaseAdvanced",
 )  # fmt: skip
-COMMITTED = re.compile(r"committed round (\d+) of job (\d+) in slot \d+; routed at block (\d+)")
+COMMITTED = re.compile(r"submitted round (\d+) of job (\d+) in slot \d+; routed at block (\d+)")
 
 
 def ucb_choice(

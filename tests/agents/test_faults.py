@@ -1,10 +1,11 @@
 """Faults and attacks in the real network (anvil + IPFS + one process per agent).
 
-One job takes every fault: in round 1 a trainer dies after its commit and never reveals, a verifier dies
-before attesting and an aggregator before proposing (both restarted); in round 2 the chain node is
-restarted from its saved state while the agents run. A second job has a crafted (scaled x100) attacker
-and a partial cheater: caught while verifiers run, then, with no verifier left in round 2, aggregated by
-the job's median rule, which keeps learning where FedAvg of the same updates would not.
+One job takes every fault: in round 1 a sealed trainer (commit, then reveal) dies after its commit and
+never reveals, beside two that submit in the open; a verifier dies before attesting and an aggregator
+before proposing (both restarted); in round 2 the chain node is restarted from its saved state while the
+agents run. A second job has a crafted (scaled x100) attacker and a partial cheater: caught while
+verifiers run, then, with no verifier left in round 2, aggregated by the job's median rule, which keeps
+learning where FedAvg of the same updates would not.
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ def test_crashed_agents_a_silent_trainer_and_a_chain_restart(net, reader):
         return net.agent(f"f-{name}", command, "start", "--account", f"TEST::{i}", *extra, *common)
 
     procs = [start(f"trainer{i}", "worker", i) for i in (1, 2)]
-    silent = start("trainer3", "worker", 3, "--crash-after", "commit")
+    silent = start("trainer3", "worker", 3, "--sealed", "--crash-after", "commit")
     verifier5 = start("verifier5", "verifier", 5, "--crash-after", "verification")
     procs.append(start("verifier6", "verifier", 6))
     aggregator = start("aggregator", "aggregator", 7, "--crash-after", "aggregation")
@@ -81,7 +82,7 @@ def test_crashed_agents_a_silent_trainer_and_a_chain_restart(net, reader):
     logs = sorted(net.logs.glob("f-*.log"))
     seen = {p: p.stat().st_size for p in logs}
     net.anvil.restart(down_for=3.0)
-    procs.append(start("trainer3", "worker", 3))
+    procs.append(start("trainer3", "worker", 3, "--sealed"))
     net.wait(procs)
 
     after = "".join(p.read_bytes()[seen[p] :].decode(errors="replace") for p in logs)

@@ -95,6 +95,10 @@ class Update:
     def reveal_args(self, round_id: int):
         return (round_id, self.slot, self.cid, self.update_hash, self.trace_root, self.salt)
 
+    def submit_args(self, round_id: int):
+        """``claimAndSubmit``'s arguments: the update in the open, no salt."""
+        return (round_id, self.slot, self.cid, self.update_hash, self.trace_root)
+
 
 class Flow:
     """Drives rounds the way honest agents do; each step returns what the next needs."""
@@ -115,6 +119,13 @@ class Flow:
             update = Update.make(trainer, slot, tag)
             self.p.rounds.claimAndCommit(round_id, slot, update.commitment, sender=trainer)
             updates.append(update)
+        return updates
+
+    def submit(self, round_id, trainers, tag=""):
+        """Every trainer claims the next slot and submits its update in the open."""
+        updates = [Update.make(trainer, slot, tag) for slot, trainer in enumerate(trainers)]
+        for update in updates:
+            self.p.rounds.claimAndSubmit(*update.submit_args(round_id), sender=update.trainer)
         return updates
 
     def close_commits(self, round_id):
