@@ -167,7 +167,7 @@ contract TrainingRounds is ITrainingRounds, AccessControl, ReentrancyGuard {
 
     /// @inheritdoc ITrainingRounds
     function claim(uint256 roundId, uint8 slot) external {
-        (Round storage round, JobConfig storage config) = _claimable(roundId, slot);
+        (Round storage round, JobConfig storage config,) = _claimable(roundId, slot, false);
         uint64 commitDeadline = round.openedAt + config.commitPhase;
         uint64 deadline = uint64(block.timestamp) + config.claimTtl;
         if (deadline > commitDeadline) deadline = commitDeadline;
@@ -199,7 +199,8 @@ contract TrainingRounds is ITrainingRounds, AccessControl, ReentrancyGuard {
     /// @inheritdoc ITrainingRounds
     function claimAndCommit(uint256 roundId, uint8 slot, bytes32 commitment) external {
         if (commitment == bytes32(0)) revert TrainingRoundsZeroCommitment();
-        _recordCommit(roundId, _claimCommitted(roundId, slot), slot, commitment);
+        (Round storage round,) = _claimCommitted(roundId, slot, false);
+        _recordCommit(roundId, round, slot, commitment);
     }
 
     /// @inheritdoc ITrainingRounds
@@ -210,7 +211,8 @@ contract TrainingRounds is ITrainingRounds, AccessControl, ReentrancyGuard {
         bytes32 updateHash,
         bytes32 traceRoot
     ) external {
-        Round storage round = _claimCommitted(roundId, slot);
+        Round storage round;
+        (round, slot) = _claimCommitted(roundId, slot, true);
         round.revealedSlots |= 1 << slot;
         uint16 committed = round.committed + 1;
         round.committed = committed;
@@ -698,25 +700,37 @@ contract TrainingRounds is ITrainingRounds, AccessControl, ReentrancyGuard {
         return uint16(next);
     }
 
-    function _claimable(uint256 roundId, uint8 slot) private returns (Round storage round, JobConfig storage config) {
+    /// @dev Checks that the caller can claim `slot` now; with `orNext`, a slot taken meanwhile gives way to
+    /// the next open one (wrapping). Returns the slot to claim.
+    function _claimable(uint256 roundId, uint8 slot, bool orNext)
+        private
+        returns (Round storage round, JobConfig storage config, uint8 claimed)
+    {
         round = _round(roundId);
         uint64 jobId = round.jobId;
         config = _configs[jobId];
         _requirePhase(roundId, round, config, Phase.Commit);
-        if (slot >= round.slotCount || !_isOpen(_slots[jobId][slot], round.number)) {
-            revert TrainingRoundsSlotUnavailable(roundId, slot);
+        uint256 count = round.slotCount;
+        if (slot >= count) revert TrainingRoundsSlotUnavailable(roundId, slot);
+        claimed = slot;
+        for (uint256 tried = 1; !_isOpen(_slots[jobId][claimed], round.number); ++tried) {
+            if (!orNext || tried == count) revert TrainingRoundsSlotUnavailable(roundId, slot);
+            claimed = uint8((slot + tried) % count); // below count, which is at most 255
         }
         TrainerClaim storage held = _claims[jobId][msg.sender];
         if (held.roundId == roundId) revert TrainingRoundsAlreadyClaimed(roundId, msg.sender);
         _requireStake(IStakeManager.Role.Trainer, config.trainerStake);
         held.roundId = uint64(roundId);
-        held.slot = slot;
+        held.slot = claimed;
     }
 
     /// @dev Claims open slot `slot` of round `roundId` for the caller and marks it committed.
-    function _claimCommitted(uint256 roundId, uint8 slot) private returns (Round storage round) {
-        (round,) = _claimable(roundId, slot);
-        _slots[round.jobId][slot] =
+    function _claimCommitted(uint256 roundId, uint8 slot, bool orNext)
+        private
+        returns (Round storage round, uint8 claimed)
+    {
+        (round,, claimed) = _claimable(roundId, slot, orNext);
+        _slots[round.jobId][claimed] =
             Slot({trainer: msg.sender, roundNumber: round.number, claimDeadline: 0, status: SlotStatus.Committed});
     }
 

@@ -21,6 +21,7 @@ from agents.learning.codec import State
 from agents.learning.training import LocalTraining
 from agents.node.accounts import derived_secret
 from agents.node.agent import Agent
+from agents.node.events import Event
 from agents.node.journal import Journal
 from agents.node.manifest import commitment
 from agents.node.protocol import COMMIT, TRAINER, RoundRecord
@@ -188,11 +189,14 @@ class Trainer(Agent):
         self._rng.shuffle(slots)
         for slot in slots:
             try:
-                self._claim(record, method, slot, *args)
+                events = self._claim(record, method, slot, *args)
             except Reverted as error:
-                if error.name == "TrainingRoundsSlotUnavailable":  # taken since the book's last sync
+                if error.name != "TrainingRoundsSlotUnavailable":
+                    raise
+                if self.sealed:  # taken since the book's last sync
                     continue
-                raise
+                break  # in the open, a taken slot gives way to the next open one: none is left
+            slot = next(int(e.args["slot"]) for e in events if e.name == "UpdateCommitted")
             routed = f"; routed at block {self._routed_at}" if self.auto else ""
             done = "committed" if self.sealed else "submitted"
             self.say(f"{done} round {record.number} of job {record.job_id} in slot {slot}{routed}")
@@ -200,17 +204,18 @@ class Trainer(Agent):
             return
         self.say(f"no open slot in round {record.number}")
 
-    def _claim(self, record: RoundRecord, method: str, slot: int, *args: Any) -> None:
+    def _claim(self, record: RoundRecord, method: str, slot: int, *args: Any) -> list[Event]:
         """Claims ``slot`` with ``method`` (``claimAndCommit`` or ``claimAndSubmit``), first topping the
-        stake up if the chain says it is short (slashed, or the job asks more than the start-up stake)."""
+        stake up if the chain says it is short (slashed, or the job asks more than the start-up stake);
+        returns the transaction's events."""
         try:
-            self.chain.send("TrainingRounds", method, record.round_id, slot, *args)
+            return self.chain.send("TrainingRounds", method, record.round_id, slot, *args)
         except Reverted as error:
             if error.name != "TrainingRoundsInsufficientStake":
                 raise
             added = self.chain.ensure_stake(TRAINER, int(self.chain.job_spec(record.job_id)["trainerStake"]))
             self.say(f"staked {added / 1e18:g} ETH more")
-            self.chain.send("TrainingRounds", method, record.round_id, slot, *args)
+            return self.chain.send("TrainingRounds", method, record.round_id, slot, *args)
 
     def _reveal(self, record: RoundRecord, slot: int) -> None:
         entry = self._prepare(record)

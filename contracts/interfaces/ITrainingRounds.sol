@@ -253,7 +253,8 @@ interface ITrainingRounds {
     function claimAndCommit(uint256 roundId, uint8 slot, bytes32 commitment) external;
 
     /// @notice {claimAndCommit} and {reveal} in one call, the usual path: publishes the caller's update in
-    /// the open. Its task (shard, seed) derives from the caller's address, so a copy of another's update
+    /// the open, in slot `slot` or, if another trainer took it meanwhile, the next open one (wrapping; the
+    /// events name the slot). Its task (shard, seed) derives from the caller's address, so a copy of another's update
     /// fails its replay; the verification seed still comes from the block of the round's last update.
     /// Emits {UpdateCommitted} with a zero commitment (none is kept), then {UpdateRevealed}.
     function claimAndSubmit(

@@ -67,10 +67,33 @@ def test_submit_has_the_guards_of_a_claim(rounds, round_id, trainers, verifiers)
             round_id, 3, update.cid, update.update_hash, update.trace_root, sender=trainers[0]
         )
     rounds.claimAndSubmit(*update.submit_args(round_id), sender=trainers[0])
-    with ape.reverts(rounds.TrainingRoundsSlotUnavailable, roundId=round_id, slot=0):
-        rounds.claimAndSubmit(*Update.make(trainers[1], 0).submit_args(round_id), sender=trainers[1])
     with ape.reverts(rounds.TrainingRoundsAlreadyClaimed, roundId=round_id, trainer=trainers[0]):
         rounds.claimAndSubmit(*Update.make(trainers[0], 1).submit_args(round_id), sender=trainers[0])
+
+
+def test_a_taken_slot_gives_way_to_the_next_open_one(rounds, round_id, trainers):
+    """Two trainers that picked the same free slot both get in: no lost race, no retry."""
+    first, second, third = (Update.make(t, 2) for t in trainers[:3])
+    rounds.claimAndSubmit(*first.submit_args(round_id), sender=first.trainer)
+    receipt = rounds.claimAndSubmit(*second.submit_args(round_id), sender=second.trainer)
+    assert receipt.events[0] == rounds.UpdateCommitted(round_id, 0, second.trainer, b"\x00" * 32)  # wrapped
+    receipt = rounds.claimAndSubmit(*third.submit_args(round_id), sender=third.trainer)
+    assert receipt.events[:2] == [
+        rounds.UpdateCommitted(round_id, 1, third.trainer, b"\x00" * 32),
+        rounds.UpdateRevealed(round_id, 1, third.trainer, third.cid, third.update_hash, third.trace_root),
+    ]
+    assert rounds.trainerState(round_id, third.trainer).slot == 1
+    assert rounds.phaseOf(round_id) == CHALLENGE
+
+
+def test_submit_reverts_when_every_slot_is_held(rounds, round_id, trainers):
+    """Reserved slots (a two-step claim not committed yet) are held too: nothing to give way to."""
+    for slot, trainer in enumerate(trainers[:2]):
+        rounds.claim(round_id, slot, sender=trainer)
+    rounds.claimAndSubmit(*Update.make(trainers[2], 2).submit_args(round_id), sender=trainers[2])
+    assert rounds.phaseOf(round_id) == COMMIT
+    with ape.reverts(rounds.TrainingRoundsSlotUnavailable, roundId=round_id, slot=1):
+        rounds.claimAndSubmit(*Update.make(trainers[3], 1).submit_args(round_id), sender=trainers[3])
 
 
 def test_sealed_and_open_updates_mix(chain, rounds, round_id, trainers, outsider):
