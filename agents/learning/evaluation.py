@@ -39,10 +39,11 @@ def update_quality(
     global_state: Mapping[str, torch.Tensor],
     update: Mapping[str, torch.Tensor],
     data: Dataset,
+    loss_before: float | None = None,
 ) -> UpdateQuality:
-    """Loss of the global weights and of ``global + update`` on ``data`` (the validation split)."""
+    """Loss of the global weights (``loss_before`` when known) and of ``global + update`` on ``data`` (the
+    validation split)."""
     updated = {name: t + update[name] for name, t in global_state.items()}
-    return UpdateQuality(
-        loss_before=evaluate_state(skill, config, global_state, data)["loss"],
-        loss_after=evaluate_state(skill, config, updated, data)["loss"],
-    )
+    if loss_before is None:
+        loss_before = evaluate_state(skill, config, global_state, data)["loss"]
+    return UpdateQuality(loss_before, evaluate_state(skill, config, updated, data)["loss"])

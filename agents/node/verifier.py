@@ -21,7 +21,6 @@ from agents.node.manifest import vote_commitment
 from agents.node.protocol import (
     AGGREGATION,
     CHALLENGE,
-    COMMIT,
     PENDING,
     PROPOSAL,
     REVEAL,
@@ -30,7 +29,15 @@ from agents.node.protocol import (
     as_dict,
 )
 from agents.node.sender import Reverted
-from agents.node.work import Inspection, Task, drawn_segments, draws_every_segment, inspect, segments_ok
+from agents.node.work import (
+    Baseline,
+    Inspection,
+    Task,
+    drawn_segments,
+    draws_every_segment,
+    inspect,
+    segments_ok,
+)
 
 OTHERS_GRACE_S = 3.0
 """How long a verifier leaves the other verifiers' shares of a round to them before checking those too."""
@@ -55,13 +62,15 @@ def finality_gas(accepted: int) -> int:
     return FINALITY_GAS_BASE + FINALITY_GAS_PER_UPDATE * accepted
 
 
-def share(slots: Iterable[int], team: Iterable[str], me: str, quorum: int = 1) -> list[int]:
-    """The slots verifier ``me`` checks among the n members of ``team`` and itself: slot i goes to the
-    ``quorum`` members from rank i mod n on, so each slot gets its quorum of checkers, a full round's
-    slots spread evenly, and a slot's checkers do not change as other slots fill."""
+def share(arrivals: Sequence[int], team: Iterable[str], me: str, quorum: int = 1) -> list[int]:
+    """The slots verifier ``me`` checks among the n members of ``team`` and itself, from the slots in the
+    order their updates were published: the i-th goes to the ``quorum`` members from rank i mod n on, so
+    each gets its quorum of checkers, nobody checks more than it must, a slot's checkers do not change as
+    later updates come, and the last updates of a round (the ones the round waits for) go to different
+    checkers."""
     members = sorted({a.lower() for a in team} | {me.lower()})
     rank, n = members.index(me.lower()), len(members)
-    return [slot for slot in sorted(slots) if (rank - slot) % n < quorum]
+    return [slot for i, slot in enumerate(arrivals) if (rank - i) % n < quorum]
 
 
 def team(previous: RoundRecord | None) -> set[str]:
@@ -85,6 +94,7 @@ class Verifier(Agent):
         self.replays: dict[tuple[int, int, int], bool] = {}
         self.proposal_checks: dict[tuple[int, int], int | None] = {}
         self.seeds: dict[int, bytes] = {}
+        self._baselines: dict[tuple[int, int], Baseline] = {}  # (job, generation) -> what updates start from
         self.verifying_since: dict[int, float] = {}  # round id -> when its seed was first there
         self.attested_rounds: set[int] = set()
         self.claimed_rounds: set[int] = set()
@@ -112,11 +122,13 @@ class Verifier(Agent):
         self._claim()
 
     def forget_closed(self) -> None:
-        """Also drops the fetched traces and replay verdicts of closed rounds (a long trace is 14 MB; a
-        late dispute fetches and replays again)."""
+        """Also drops the fetched traces, replay verdicts and baselines of closed rounds (a long trace is
+        14 MB; a late dispute fetches and replays again)."""
         super().forget_closed()
         live = self.chain.book.open_rounds()
         self.inspections = {k: v for k, v in self.inspections.items() if k[0] in live}
+        generations = {(r.job_id, r.generation) for r in live.values()}
+        self._baselines = {k: v for k, v in self._baselines.items() if k in generations}
         self.replays = {k: v for k, v in self.replays.items() if k[0] in live}
 
     def settled(self) -> bool:
@@ -138,7 +150,10 @@ class Verifier(Agent):
         if key not in self.inspections:
             ctx = self.context(record.job_id)
             state = self.weights(record.job_id, record.generation)
-            inspection = inspect(self.store, ctx, state, record.reveals[slot])
+            baseline = self._baselines.get((record.job_id, record.generation))
+            if baseline is None:
+                baseline = self._baselines[(record.job_id, record.generation)] = Baseline.of(ctx, state)
+            inspection = inspect(self.store, ctx, state, record.reveals[slot], baseline)
             if inspection.update is not None:  # the generation this verifier recomputes needs it again
                 self._updates[key] = inspection.update
             self.inspections[key] = inspection
@@ -193,27 +208,19 @@ class Verifier(Agent):
 
     def _round(self, record: RoundRecord) -> None:
         sure = self.chain.sure_phase(record)
-        if sure == COMMIT:  # updates submitted in the open: checked as they come, but for the drawn segments
-            self._replay_every_segment(record, self._inspect_share(record))
-            return
         if sure == AGGREGATION:
             self._aggregation(record, record.accepted_slots)
             return
         if sure == PROPOSAL:
             self._check_proposal(record)
             return
-        info = None if sure in (REVEAL, CHALLENGE) else self.chain.round_info(record.round_id)
-        share = self._inspect_share(record)
-        now = self.chain.now()
-        reveals_over = sure == CHALLENGE or (
-            info is not None and (info["phase"] > REVEAL or now > info["revealDeadline"])
-        )
-        if set(share) <= set(record.reveals) or reveals_over:
-            self._replay_every_segment(record, share)  # the share has revealed, or no more of it can
+        # Updates are checked as they come (open ones during the commit phase), but for the drawn segments.
+        self._replay_every_segment(record, self._inspect_share(record))
         if sure == CHALLENGE:  # every commit revealed: nothing missed to report
             self._verify(record, self.chain.book.excluded_slots(record))
-        if info is None:
-            return  # reveals surely still open, or checks done from the book
+        if sure is not None:
+            return  # commits or reveals surely still open, or checks done from the book
+        info, now = self.chain.round_info(record.round_id), self.chain.now()
         phase = info["phase"]
         if phase == CHALLENGE or (phase == REVEAL and now > info["revealDeadline"]):
             self._penalize_missed(record, now, info)
@@ -241,8 +248,9 @@ class Verifier(Agent):
             self.say(f"closed empty round {record.number}")
 
     def _replay_every_segment(self, record: RoundRecord, share: Sequence[int]) -> None:
-        """For traces so short that every segment is drawn whatever the seed: replays the share's updates
-        before the seed exists, all together (eight segments at once cost little more than four)."""
+        """For traces so short that every segment is drawn whatever the seed: replays the share's published
+        updates before the seed exists, those not replayed yet all together (eight segments at once cost
+        little more than four)."""
         ctx = self.context(record.job_id)
         if draws_every_segment(ctx):
             every = list(range(ctx.num_segments))
@@ -258,10 +266,11 @@ class Verifier(Agent):
             record.penalized.add(slot)
 
     def _share(self, record: RoundRecord) -> list[int]:
-        """The committed slots this verifier checks first (see :func:`share` and :func:`team`)."""
+        """The published slots this verifier checks first (see :func:`share` and :func:`team`); the book
+        holds them in the order of their events."""
         previous = self.chain.book.previous(record)
         quorum = int(self._config(record).attestationQuorum)
-        return share(record.commits, team(previous), self.chain.me, quorum)
+        return share(list(record.reveals), team(previous), self.chain.me, quorum)
 
     def _order(self, record: RoundRecord) -> list[int]:
         """Revealed slots in the order this verifier checks them: its share, then, once the others have had

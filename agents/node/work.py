@@ -238,8 +238,25 @@ def update_of(last_checkpoint: State, global_state: State) -> State:
     return {name: final[name] - global_state[name] for name in final}
 
 
-def inspect(store: Store, ctx: JobContext, global_state: State, revealed: Revealed) -> Inspection:
-    """Fetch and check everything but the trace replay. IPFS failures propagate (retry later)."""
+@dataclass(frozen=True)
+class Baseline:
+    """What every update of a round is judged against, once per generation: the trace's first checkpoint
+    from that generation (encoded) and the generation's validation loss."""
+
+    start: bytes
+    loss: float
+
+    @classmethod
+    def of(cls, ctx: JobContext, global_state: State) -> Baseline:
+        loss = evaluate_state(ctx.skill, ctx.config, global_state, ctx.splits.validation)["loss"]
+        return cls(encode_state(initial_checkpoint(global_state, ctx.hp)), loss)
+
+
+def inspect(
+    store: Store, ctx: JobContext, global_state: State, revealed: Revealed, baseline: Baseline | None = None
+) -> Inspection:
+    """Fetch and check everything but the trace replay (against ``baseline``, computed if not given). IPFS
+    failures propagate (retry later)."""
     last = ctx.num_segments - 1
     try:
         manifest, blobs = open_bundle(store.read(revealed.cid, store.max_bytes), revealed.update_hash)
@@ -254,12 +271,15 @@ def inspect(store: Store, ctx: JobContext, global_state: State, revealed: Reveal
         return Inspection(0, f"malformed: {error}")
     # The blobs' sha256 are the manifest's (open_bundle checked them), whose root is the revealed one.
     trace = Trace(tuple(c.sha256 for c in manifest.checkpoints), revealed.trace_root)
-    if blobs[0] != encode_state(initial_checkpoint(global_state, ctx.hp)):
+    baseline = baseline or Baseline.of(ctx, global_state)
+    if blobs[0] != baseline.start:
         return Inspection(0, "the trace does not start from the round's generation", trace=trace)
     update = update_of(states[-1], global_state)
     if max(float(t.abs().max()) for t in update.values()) > MAX_UPDATE_ABS:
         return Inspection(last, "update out of bounds", trace=trace)
-    quality = update_quality(ctx.skill, ctx.config, global_state, update, ctx.splits.validation)
+    quality = update_quality(
+        ctx.skill, ctx.config, global_state, update, ctx.splits.validation, loss_before=baseline.loss
+    )
     return Inspection(None, "ok", round(quality.improvement * METRIC_SCALE), update, blobs, trace, states)
 
 

@@ -16,37 +16,38 @@ ADDRESSES = [f"0x{i:040x}" for i in range(0xA1, 0xA9)]
 
 
 @given(
-    slots=st.sets(st.integers(0, 254), max_size=40),
+    arrivals=st.lists(st.integers(0, 254), max_size=40, unique=True),
     team=st.sets(st.sampled_from(ADDRESSES), min_size=1),
     quorum=st.integers(1, 4),
+    seen=st.integers(0, 40),
 )
-def test_each_slot_gets_its_quorum_of_checkers_whatever_else_is_filled(slots, team, quorum):
-    """Updates submitted in the open are checked as they come: a slot's checkers must not change as
-    other slots fill."""
+def test_each_slot_gets_its_quorum_of_checkers_evenly_as_updates_come(arrivals, team, quorum, seen):
+    """Updates published in the open are checked as they come: a slot's checkers must not change as
+    later updates arrive."""
     checksummed = {"0x" + a[2:].upper() for a in team}  # the book keeps lowercase, an account checksums
-    shares = [share(slots, team, me, quorum) for me in sorted(checksummed)]
+    shares = [share(arrivals, team, me, quorum) for me in sorted(checksummed)]
     checkers = Counter(s for part in shares for s in part)
-    assert set(checkers) == slots
+    assert set(checkers) == set(arrivals)
     assert set(checkers.values()) <= {min(quorum, len(team))}
-    assert all(part == sorted(part) for part in shares)
-    full = [share(range(255), team, me, quorum) for me in sorted(checksummed)]
-    assert shares == [[s for s in part if s in slots] for part in full]
-
-
-@given(
-    slot_count=st.integers(1, 255),
-    team=st.sets(st.sampled_from(ADDRESSES), min_size=1),
-    quorum=st.integers(1, 4),
-)
-def test_a_full_rounds_checks_spread_evenly(slot_count, team, quorum):
-    shares = [share(range(slot_count), team, me, quorum) for me in sorted(team)]
     assert max(map(len, shares)) - min(map(len, shares)) <= min(quorum, len(team))
+    early = arrivals[:seen]
+    assert [share(early, team, me, quorum) for me in sorted(checksummed)] == [
+        [s for s in part if s in early] for part in shares
+    ]
+
+
+@given(arrivals=st.lists(st.integers(0, 254), min_size=2, max_size=40, unique=True))
+def test_the_last_two_updates_go_to_different_checkers(arrivals):
+    team = set(ADDRESSES[:2])
+    first, second = (set(share(arrivals, team, me)) for me in sorted(team))
+    assert arrivals[-1] in first ^ second and arrivals[-2] in first ^ second
+    assert (arrivals[-1] in first) != (arrivals[-2] in first)
 
 
 def test_a_newcomer_checks_everything_until_it_is_seen_attesting():
-    assert share({3, 1, 2}, set(), ADDRESSES[0]) == [1, 2, 3]
-    assert share({3, 1, 2}, {ADDRESSES[1]}, ADDRESSES[0]) == [2]  # a team of two, it sorts first: even slots
-    assert share({3, 1, 2}, {ADDRESSES[1]}, ADDRESSES[0], quorum=2) == [1, 2, 3]
+    assert share([3, 1, 2], set(), ADDRESSES[0]) == [3, 1, 2]
+    assert share([3, 1, 2], {ADDRESSES[1]}, ADDRESSES[0]) == [3, 2]  # a team of two, it sorts first
+    assert share([3, 1, 2], {ADDRESSES[1]}, ADDRESSES[0], quorum=2) == [3, 1, 2]
 
 
 def test_verifiers_that_stake_during_a_round_join_the_next_rounds_team():
