@@ -62,15 +62,19 @@ def finality_gas(accepted: int) -> int:
     return FINALITY_GAS_BASE + FINALITY_GAS_PER_UPDATE * accepted
 
 
-def share(arrivals: Sequence[int], team: Iterable[str], me: str, quorum: int = 1) -> list[int]:
-    """The slots verifier ``me`` checks among the n members of ``team`` and itself, from the slots in the
-    order their updates were published: the i-th goes to the ``quorum`` members from rank i mod n on, so
-    each gets its quorum of checkers, nobody checks more than it must, a slot's checkers do not change as
-    later updates come, and the last updates of a round (the ones the round waits for) go to different
-    checkers."""
+def in_turn(index: int, team: Iterable[str], me: str, quorum: int = 1) -> bool:
+    """Whether verifier ``me`` is among the ``quorum`` members of ``team`` and itself (n, sorted) from rank
+    ``index`` mod n on: the checkers of the index-th thing to check, in turn."""
     members = sorted({a.lower() for a in team} | {me.lower()})
-    rank, n = members.index(me.lower()), len(members)
-    return [slot for i, slot in enumerate(arrivals) if (rank - i) % n < quorum]
+    return (members.index(me.lower()) - index) % len(members) < quorum
+
+
+def share(arrivals: Sequence[int], team: Iterable[str], me: str, quorum: int = 1) -> list[int]:
+    """The slots verifier ``me`` checks, from the slots in the order their updates were published: the
+    i-th is :func:`in_turn` i, so each gets its quorum of checkers, nobody checks more than it must, a
+    slot's checkers do not change as later updates come, and the last updates of a round (the ones the
+    round waits for) go to different checkers."""
+    return [slot for i, slot in enumerate(arrivals) if in_turn(i, team, me, quorum)]
 
 
 def team(previous: RoundRecord | None) -> set[str]:
@@ -96,6 +100,7 @@ class Verifier(Agent):
         self.seeds: dict[int, bytes] = {}
         self._baselines: dict[tuple[int, int], Baseline] = {}  # (job, generation) -> what updates start from
         self.verifying_since: dict[int, float] = {}  # round id -> when its seed was first there
+        self.proposal_since: dict[int, float] = {}  # round id -> when its proposal was first seen
         self.attested_rounds: set[int] = set()
         self.claimed_rounds: set[int] = set()
         self.owed: set[int] = set()  # closed rounds with a reward left to claim
@@ -129,6 +134,8 @@ class Verifier(Agent):
         self.inspections = {k: v for k, v in self.inspections.items() if k[0] in live}
         generations = {(r.job_id, r.generation) for r in live.values()}
         self._baselines = {k: v for k, v in self._baselines.items() if k in generations}
+        self.verifying_since = {k: v for k, v in self.verifying_since.items() if k in live}
+        self.proposal_since = {k: v for k, v in self.proposal_since.items() if k in live}
         self.replays = {k: v for k, v in self.replays.items() if k[0] in live}
 
     def settled(self) -> bool:
@@ -243,7 +250,8 @@ class Verifier(Agent):
         """Computes the generation a proposal must match, ready for it; or closes a round with nothing
         accepted."""
         if accepted:
-            self.generation_for(record.round_id, accepted)
+            if self._checks_proposal(record):
+                self.generation_for(record.round_id, accepted)
         elif self._try("TrainingRounds", "closeEmptyRound", record.round_id):
             self.say(f"closed empty round {record.number}")
 
@@ -319,10 +327,26 @@ class Verifier(Agent):
         self._attest(record, excluded)
         self._prepare_generation(record, excluded)
 
+    def _checks_proposal(self, record: RoundRecord) -> bool:
+        """Whether this verifier recomputes the round's proposal: the ``quorum`` members of the team next
+        :func:`in_turn` after the checkers of the round's updates (at quorum 1 with two verifiers, the one
+        that did not check the last update, so it is ready first); the others once the proposal has waited
+        :meth:`_grace` for them (a verifier may be slow, offline or gone). Asked once the updates are in."""
+        previous = self.chain.book.previous(record)
+        quorum = int(self._config(record).attestationQuorum)
+        if in_turn(len(record.reveals), team(previous), self.chain.me, quorum):
+            return True
+        if not record.proposals:
+            return False
+        since = self.proposal_since.setdefault(record.round_id, time.monotonic())
+        return time.monotonic() - since >= self._grace(record)
+
     def _prepare_generation(self, record: RoundRecord, excluded: int) -> None:
-        """Once this verifier's share is checked: the generation of the updates still standing, their
-        updates read while their checkers finish (see :meth:`prepare_generation`), so a proposal is checked
-        as soon as it comes."""
+        """Once this verifier's share is checked, if it checks the proposal: the generation of the updates
+        still standing, their updates read while their checkers finish (see :meth:`prepare_generation`), so
+        the proposal is checked as soon as it comes."""
+        if not self._checks_proposal(record):
+            return
         mine = [s for s in self._share(record) if s in record.reveals]
         if any(
             not excluded >> s & 1
@@ -406,7 +430,8 @@ class Verifier(Agent):
         replaced, or whose window closed, since the book read reverts at the estimate: IGNORED.)"""
         me, quorum = self.chain.me.lower(), int(self._config(record).attestationQuorum)
         if (
-            self.chain.book.proposal_disputed(record)
+            not self._checks_proposal(record)
+            or self.chain.book.proposal_disputed(record)
             or me in record.proposal_attested
             or record.proposal_attestations() >= quorum
         ):

@@ -128,7 +128,8 @@ def test_the_generation_is_prepared_while_updates_are_checked_and_an_unreadable_
     verifier._contexts[1] = agent.context(1)
     record = book.rounds[1]
 
-    verifier._prepare_generation(record, excluded=0)  # its share (no commits here) is done
+    verifier.faults = {(1, slot): None for slot in range(3)}  # its share is checked: every update passed
+    verifier._prepare_generation(record, excluded=0)
     assert verifier.unreadable == {(1, 2)} and {(1, 0), (1, 1)} <= set(verifier._updates)
     assert not verifier._generations  # an update still standing could not be read: nothing built yet
     store.reads.clear()

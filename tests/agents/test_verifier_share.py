@@ -3,14 +3,16 @@ among the members' shares, spread evenly."""
 
 from __future__ import annotations
 
+import time
 from collections import Counter
+from types import SimpleNamespace
 
 from agent_helpers import book_event, round_opened
 from hypothesis import given
 from hypothesis import strategies as st
 
 from agents.node.protocol import TRAINER, VERIFIER, Book
-from agents.node.verifier import share, team
+from agents.node.verifier import OTHERS_GRACE_S, Verifier, share, team
 
 ADDRESSES = [f"0x{i:040x}" for i in range(0xA1, 0xA9)]
 
@@ -74,3 +76,39 @@ def test_verifiers_that_stake_during_a_round_join_the_next_rounds_team():
     assert book.rounds[2].joined == set()
     halves = [share(range(4), team(book.rounds[1]), me) for me in (early, late)]
     assert sorted(halves[0] + halves[1]) == [0, 1, 2, 3] and len(halves[0]) == len(halves[1]) == 2
+
+
+def test_one_verifier_in_turn_checks_the_proposal_the_others_after_the_grace(tmp_path, monkeypatch):
+    """At quorum 1 one member of a team of two recomputes the proposal: the one that did not check the
+    last update; the other checks it too once it has waited the grace (its partner may be gone)."""
+    monkeypatch.setenv("AOAI_HOME", str(tmp_path))  # the verifiers' journals
+    pair = ADDRESSES[:2]
+    book = Book()
+    book.apply(round_opened(1, round_id=1, generation=0))
+    for i, member in enumerate(pair):
+        book.apply(book_event("UpdatesAttested", 2, roundId=1, verifier=member, slots=1 << i, qualities=[]))
+    book.apply(book_event("RoundFinalized", 3, roundId=1, jobId=1, acceptedSlots=3))
+    book.apply(round_opened(4, round_id=2, generation=1))
+    record = book.rounds[2]
+
+    def verifier(me: str, quorum: int) -> Verifier:
+        config = SimpleNamespace(attestationQuorum=quorum, challengePhase=40)
+        chain = SimpleNamespace(book=book, me=me, job_config=lambda job_id: config)
+        return Verifier(chain, None)  # type: ignore[arg-type]
+
+    for count, slot in enumerate((3, 0, 2), start=1):
+        book.apply(book_event("UpdateRevealed", 5, roundId=2, slot=slot, trainer=ADDRESSES[5], updateCID="c",
+                              updateHash=b"h", traceRoot=b"r"))  # fmt: skip
+        (checker,) = [m for m in pair if verifier(m, 1)._checks_proposal(record)]
+        (last_checker,) = [m for m in pair if slot in share(list(record.reveals), pair, m)]
+        assert checker != last_checker, count
+    assert all(verifier(m, 2)._checks_proposal(record) for m in pair)
+
+    other = verifier(last_checker, 1)
+    now = [100.0]
+    monkeypatch.setattr(time, "monotonic", lambda: now[0])
+    assert not other._checks_proposal(record)  # no proposal yet: nothing to wait for
+    book.apply(book_event("GenerationProposed", 6, roundId=2, nonce=1))
+    assert not other._checks_proposal(record)  # the grace starts
+    now[0] += OTHERS_GRACE_S
+    assert other._checks_proposal(record)
