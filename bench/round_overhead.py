@@ -47,8 +47,7 @@ HALT_CHECK_S = 0.5
 AGENT_TIMEOUT_S = 900
 # Phase boundaries inside a round, in protocol order: (label, event whose last occurrence ends it).
 PHASES = (
-    ("train + IPFS upload + commit", "UpdateCommitted"),
-    ("reveal", "UpdateRevealed"),
+    ("train + IPFS upload + submission", "UpdateRevealed"),  # trainers submit in the open: no reveal step
     ("verification (fetch, replay, attest)", "UpdatesAttested"),
     ("aggregation + proposal", "GenerationProposed"),
     ("proposal attestation + finalize", "RoundFinalized"),
