@@ -12,6 +12,7 @@ import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load as _safetensors_load
@@ -133,6 +134,15 @@ def decode_state(data: bytes, spec: StateSpec, max_bytes: int = DEFAULT_MAX_BYTE
     except (SafetensorError, ValueError) as exc:
         raise WeightFormatError(f"malformed safetensors file: {exc}") from exc
     for name, tensor in tensors.items():
-        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+        if tensor.is_floating_point() and not all_finite(tensor):
             raise WeightFormatError(f"tensor {name!r} contains NaN or infinity")
     return dict(sorted(tensors.items()))
+
+
+def all_finite(tensor: torch.Tensor) -> bool:
+    """``torch.isfinite(tensor).all()`` for a float tensor (without autograd), through numpy: 3-6x faster on
+    a model's small tensors, which makes decoding a vision checkpoint (12 tensors) 390 -> 215 us."""
+    if tensor.dtype == torch.bfloat16:  # numpy has no bfloat16: NaN and infinity have every exponent bit set
+        exponent = np.uint16(0x7F80)
+        return not bool(np.any(tensor.view(torch.int16).numpy().view(np.uint16) & exponent == exponent))
+    return bool(np.isfinite(tensor.numpy()).all())

@@ -9,9 +9,11 @@ import struct
 
 import pytest
 import torch
+from hypothesis import given
+from hypothesis import strategies as st
 from safetensors.torch import load as safetensors_load
 
-from agents.learning.codec import decode_state, encode_state, spec_of
+from agents.learning.codec import all_finite, decode_state, encode_state, spec_of
 from agents.learning.compression import compress, decode_update, encode_update, relative_error
 from agents.learning.errors import WeightFormatError
 from agents.learning.flat import flatten_state, unflatten_state
@@ -54,6 +56,28 @@ def test_refuses_truncated_bytes(state: dict[str, torch.Tensor]) -> None:
 def test_refuses_non_finite_values(state: dict[str, torch.Tensor], value: float) -> None:
     bad = {k: v.clone() for k, v in state.items()}
     bad["0.weight"][3, 7] = value
+    with pytest.raises(WeightFormatError, match="NaN or infinity"):
+        decode_state(encode_state(bad), spec_of(state))
+
+
+FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+
+
+@given(dtype=st.sampled_from(FLOAT_DTYPES), words=st.lists(st.binary(min_size=8, max_size=8), max_size=40))
+def test_all_finite_agrees_with_torch_on_every_bit_pattern(dtype: torch.dtype, words: list[bytes]) -> None:
+    # Raw bits: every NaN payload, both infinities, subnormals and signed zeros come up.
+    raw = bytearray(b"".join(words))
+    tensor = torch.frombuffer(raw, dtype=dtype) if raw else torch.empty(0, dtype=dtype)
+    assert all_finite(tensor) == bool(torch.isfinite(tensor).all())
+
+
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+def test_refuses_non_finite_values_of_every_float_dtype(dtype: torch.dtype, value: float) -> None:
+    state = {"w": torch.zeros(2, 3, dtype=dtype)}
+    bad = {"w": state["w"].clone()}
+    bad["w"][1, 2] = value
+    assert decode_state(encode_state(state), spec_of(state))["w"].dtype == dtype
     with pytest.raises(WeightFormatError, match="NaN or infinity"):
         decode_state(encode_state(bad), spec_of(state))
 
