@@ -3,9 +3,10 @@
 For round sizes of 1, 10 and 50 updates, a job whose rounds offer exactly that many slots runs healthy
 rounds on the fast path, once per way of submitting: `open` (the agents' default), every trainer claims
 its slot and submits its update in one call; `sealed`, it claims and commits in one call and reveals
-once every slot is taken. Then `QUORUM` verifiers
-attest every update in one call each; the aggregator proposes; the verifiers attest the proposal, and
-the attestation that completes the quorum finalizes: it mints the trainers' and the aggregator's rewards
+once every slot is taken. Then, as the agents do it (docs/protocol.md, change 13), the aggregator
+proposes at once (an early proposal) and the `QUORUM` verifiers attest the proposal; they attest every
+update in one call each, and the last of these, `attestAndFinalize`, settles the updates with the
+proposal's quorum already there, so it finalizes: it mints the trainers' and the aggregator's rewards
 and opens the next round; each verifier claims its shares of all the rounds in one call (rewards are
 pulled, so claims batch), and that claim's gas is spread evenly over the rounds.
 Every receipt's `gasUsed` is summed per round and divided by the number of accepted updates.
@@ -50,10 +51,10 @@ PHASES = (
     "claimAndSubmit",
     "claimAndCommit",
     "reveal",
-    "attest",
     "propose",
     "attestProposal",
-    "attestProposal (finalizes)",
+    "attest",
+    "attestAndFinalize (finalizes)",
     "claimVerifierRewards",
 )
 
@@ -130,30 +131,16 @@ class Bench:
         # The verification seed is the hash of the last update's block: readable from the next block on.
         chain.provider.make_request("evm_mine", [])
         slots = (1 << size) - 1
+        proposal = (f"bafybeigeneration{tag}{'y' * 40}", keccak(text=f"g{tag}"), [-1_234_567, 901_000])
+        send("propose", rounds.propose, round_id, *proposal, slots, sender=self.aggregator)
         for verifier in self.verifiers:
-            qualities = [1_000 + i for i in range(size)]
-            send("attest", rounds.attest, round_id, slots, qualities, sender=verifier)
-        cid, weights_hash, metrics = (
-            f"bafybeigeneration{tag}{'y' * 40}",
-            keccak(text=f"g{tag}"),
-            [-1_234_567, 901_000],
-        )
-        send("propose", rounds.propose, round_id, cid, weights_hash, metrics, slots, sender=self.aggregator)
-        # The attestation that completes the quorum finalizes the round in its own transaction.
+            send("attestProposal", rounds.attestProposal, round_id, *proposal, sender=verifier)
+        qualities = [1_000 + i for i in range(size)]
         *first, last = self.verifiers
         for verifier in first:
-            send(
-                "attestProposal", rounds.attestProposal, round_id, cid, weights_hash, metrics, sender=verifier
-            )
-        send(
-            "attestProposal (finalizes)",
-            rounds.attestProposal,
-            round_id,
-            cid,
-            weights_hash,
-            metrics,
-            sender=last,
-        )
+            send("attest", rounds.attest, round_id, slots, qualities, sender=verifier)
+        kind = "attestAndFinalize (finalizes)"
+        send(kind, rounds.attestAndFinalize, round_id, slots, qualities, *proposal, sender=last)
         return round_id, dict(gas)
 
     def claim(self, round_ids: list[int]) -> int:

@@ -282,29 +282,22 @@ contract TrainingRounds is ITrainingRounds, AccessControl, ReentrancyGuard {
 
     /// @inheritdoc ITrainingRounds
     function attest(uint256 roundId, uint256 slots, int256[] calldata qualities) external {
-        Round storage round = _round(roundId);
-        JobConfig storage config = _configs[round.jobId];
-        if (!_challengeWindowOpen(round, config)) revert TrainingRoundsWrongPhase(roundId, _phase(round, config));
-        _verificationSeed(roundId, round);
-        _requireStake(IStakeManager.Role.Verifier, config.verifierStake);
-        if (slots == 0 || slots & ~(round.revealedSlots & ~round.rejectedSlots) != 0) {
-            revert TrainingRoundsInvalidSlots(roundId, slots);
-        }
-        uint256 done = _attested[roundId][msg.sender];
-        if (done & slots != 0) revert TrainingRoundsAlreadyAttested(roundId, msg.sender, slots);
-        _attested[roundId][msg.sender] = done | slots;
-        (uint256 count, uint256 newlyChecked) =
-            _countAttestations(roundId, slots, round.challengedSlots, config.attestationQuorum);
-        if (count != qualities.length) revert TrainingRoundsQualityCount(count, qualities.length);
-        emit UpdatesAttested(roundId, msg.sender, slots, qualities);
-        if (newlyChecked != 0) {
-            Progress storage progress = _progress[round.jobId];
-            // At most the revealed slots (fewer than 255) reach quorum or are challenged.
-            uint16 checked = progress.checked + uint16(newlyChecked);
-            progress.checked = checked;
-            if (checked == _popcount(round.revealedSlots) && progress.openDisputes == 0) {
-                emit RoundPhaseAdvanced(roundId, Phase.Aggregation);
-            }
+        _attest(roundId, slots, qualities);
+    }
+
+    /// @inheritdoc ITrainingRounds
+    function attestAndFinalize(
+        uint256 roundId,
+        uint256 slots,
+        int256[] calldata qualities,
+        string calldata cid,
+        bytes32 weightsHash,
+        int256[] calldata metrics
+    ) external nonReentrant {
+        Round storage round = _attest(roundId, slots, qualities);
+        if (_finalizable(round, _configs[round.jobId], _proposals[round.jobId])) {
+            _requireProposal(round.jobId, roundId, cid, weightsHash, metrics);
+            _finalize(roundId, cid, weightsHash, metrics);
         }
     }
 
@@ -346,7 +339,9 @@ contract TrainingRounds is ITrainingRounds, AccessControl, ReentrancyGuard {
         uint8 attestations = proposal.attestations + 1;
         proposal.attestations = attestations;
         emit ProposalAttested(roundId, msg.sender, proposal.nonce, attestations);
-        if (attestations == config.attestationQuorum) {
+        // An early proposal (made during Challenge) at quorum waits for the updates to settle: the
+        // attestation that settles them finalizes ({attestAndFinalize}), or anyone ({finalize}).
+        if (attestations == config.attestationQuorum && _phase(round, config) == Phase.Proposal) {
             _finalize(roundId, cid, weightsHash, metrics);
         }
     }
@@ -360,7 +355,7 @@ contract TrainingRounds is ITrainingRounds, AccessControl, ReentrancyGuard {
         JobConfig storage config = _configs[round.jobId];
         Proposal storage proposal = _proposals[round.jobId];
         if (!proposal.live || round.status != _STATUS_OPEN) revert TrainingRoundsNoProposal(roundId);
-        if (proposal.disputed || _proposalWindowOpen(proposal, config)) revert TrainingRoundsNotFinalizable(roundId);
+        if (!_finalizable(round, config, proposal)) revert TrainingRoundsNotFinalizable(roundId);
         _requireProposal(round.jobId, roundId, cid, weightsHash, metrics);
         _finalize(roundId, cid, weightsHash, metrics);
     }
@@ -433,10 +428,15 @@ contract TrainingRounds is ITrainingRounds, AccessControl, ReentrancyGuard {
             ++_scores[trainer].rejected;
             rejectedNow = true;
             emit UpdateRejected(roundId, slot, trainer);
+            Proposal storage proposal = _proposals[round.jobId];
+            if (proposal.live) {
+                // An early proposal aggregated the update just rejected.
+                proposal.live = false;
+                emit ProposalVoided(roundId, proposal.nonce);
+            }
         }
-        if (_phase(round, _configs[round.jobId]) == Phase.Aggregation) {
-            emit RoundPhaseAdvanced(roundId, Phase.Aggregation);
-        }
+        Phase phase = _phase(round, _configs[round.jobId]);
+        if (phase == Phase.Aggregation || phase == Phase.Proposal) emit RoundPhaseAdvanced(roundId, phase);
     }
 
     /// @inheritdoc ITrainingRounds
@@ -581,7 +581,7 @@ contract TrainingRounds is ITrainingRounds, AccessControl, ReentrancyGuard {
             attestations: proposal.attestations,
             nonce: proposal.nonce,
             disputed: proposal.disputed,
-            finalizable: proposal.live && !proposal.disputed && !_proposalWindowOpen(proposal, config),
+            finalizable: _finalizable(round, config, proposal),
             digest: _proposalDigests[round.jobId]
         });
     }
@@ -631,6 +631,37 @@ contract TrainingRounds is ITrainingRounds, AccessControl, ReentrancyGuard {
         );
     }
 
+    /// @dev Records the caller's attestation of the updates in `slots` (see {attest}); returns the round.
+    function _attest(uint256 roundId, uint256 slots, int256[] calldata qualities)
+        private
+        returns (Round storage round)
+    {
+        round = _round(roundId);
+        JobConfig storage config = _configs[round.jobId];
+        if (!_challengeWindowOpen(round, config)) revert TrainingRoundsWrongPhase(roundId, _phase(round, config));
+        _verificationSeed(roundId, round);
+        _requireStake(IStakeManager.Role.Verifier, config.verifierStake);
+        if (slots == 0 || slots & ~(round.revealedSlots & ~round.rejectedSlots) != 0) {
+            revert TrainingRoundsInvalidSlots(roundId, slots);
+        }
+        uint256 done = _attested[roundId][msg.sender];
+        if (done & slots != 0) revert TrainingRoundsAlreadyAttested(roundId, msg.sender, slots);
+        _attested[roundId][msg.sender] = done | slots;
+        (uint256 count, uint256 newlyChecked) =
+            _countAttestations(roundId, slots, round.challengedSlots, config.attestationQuorum);
+        if (count != qualities.length) revert TrainingRoundsQualityCount(count, qualities.length);
+        emit UpdatesAttested(roundId, msg.sender, slots, qualities);
+        if (newlyChecked != 0) {
+            Progress storage progress = _progress[round.jobId];
+            // At most the revealed slots (fewer than 255) reach quorum or are challenged.
+            uint16 checked = progress.checked + uint16(newlyChecked);
+            progress.checked = checked;
+            if (checked == _popcount(round.revealedSlots) && progress.openDisputes == 0) {
+                emit RoundPhaseAdvanced(roundId, _proposals[round.jobId].live ? Phase.Proposal : Phase.Aggregation);
+            }
+        }
+    }
+
     /// @dev Records the live proposal (`cid`, `weightsHash`, `metrics`) as the job's next generation, pays the
     /// round and opens the next one.
     function _finalize(uint256 roundId, string calldata cid, bytes32 weightsHash, int256[] calldata metrics)
@@ -667,12 +698,17 @@ contract TrainingRounds is ITrainingRounds, AccessControl, ReentrancyGuard {
         returns (uint16 nonce)
     {
         JobConfig storage config = _configs[round.jobId];
-        _requirePhase(roundId, round, config, Phase.Aggregation);
+        Phase phase = _phase(round, config);
+        if (phase != Phase.Aggregation && phase != Phase.Challenge) revert TrainingRoundsWrongPhase(roundId, phase);
+        Proposal storage live = _proposals[round.jobId];
+        // In Challenge a proposal may be live (the phase shows once the updates settle), or voided while
+        // a challenge of it is still open.
+        if (live.live || live.disputed) revert TrainingRoundsProposalPending(roundId);
         uint256 accepted = _accepted(round);
         if (updates != accepted || accepted == 0) revert TrainingRoundsWrongUpdates(accepted, updates);
         if (metricCount > _MAX_METRICS) revert TrainingRoundsTooManyMetrics(metricCount);
         _requireStake(IStakeManager.Role.Aggregator, config.aggregatorStake);
-        nonce = _proposals[round.jobId].nonce + 1;
+        nonce = live.nonce + 1;
         _proposals[round.jobId] = Proposal({
             aggregator: msg.sender,
             proposedAt: uint40(block.timestamp),
@@ -916,6 +952,16 @@ contract TrainingRounds is ITrainingRounds, AccessControl, ReentrancyGuard {
     function _proposalWindowOpen(Proposal storage proposal, JobConfig storage config) private view returns (bool) {
         return proposal.live && proposal.attestations < config.attestationQuorum
             && block.timestamp <= uint256(proposal.proposedAt) + config.proposalPhase;
+    }
+
+    /// @dev Whether the live proposal can finalize the round now: the updates are settled (Proposal phase),
+    /// it is undisputed, and it has its quorum or its window ran out.
+    function _finalizable(Round storage round, JobConfig storage config, Proposal storage proposal)
+        private
+        view
+        returns (bool)
+    {
+        return _phase(round, config) == Phase.Proposal && !proposal.disputed && !_proposalWindowOpen(proposal, config);
     }
 
     /// @dev When commits closed (or will): at the last commit if every slot filled, else at the deadline.

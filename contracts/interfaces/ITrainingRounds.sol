@@ -156,6 +156,8 @@ interface ITrainingRounds {
     error TrainingRoundsNothingToClaim(uint256 roundId, address verifier);
     /// @dev Too many metrics (at most 16).
     error TrainingRoundsTooManyMetrics(uint256 count);
+    /// @dev A proposal is live in round `roundId`, or a voided one is still disputed: no new one until then.
+    error TrainingRoundsProposalPending(uint256 roundId);
 
     /// @notice Round `roundId` of job `jobId` (its `number`-th) opened from generation `generation` with
     /// `slotCount` slots; trainers' shards and seeds derive from `taskSeed`; commits close by
@@ -215,6 +217,9 @@ interface ITrainingRounds {
     event ProposalAttested(uint256 indexed roundId, address indexed verifier, uint16 nonce, uint8 attestations);
     /// @notice Proposal `nonce` of round `roundId` lost a challenge; the round takes proposals again.
     event ProposalRejected(uint256 indexed roundId, uint16 nonce, address indexed aggregator);
+    /// @notice Early proposal `nonce` of round `roundId` aggregated an update that was then rejected: it is
+    /// void (no fault of its aggregator), and the round takes proposals again.
+    event ProposalVoided(uint256 indexed roundId, uint16 nonce);
     /// @notice Round `roundId` is final: generation `generation` of job `jobId` is recorded; the updates in
     /// bitmap `acceptedSlots` were aggregated and their trainers minted the job's reward each (the token's
     /// `Transfer` events carry the amounts); `aggregatorReward` AOAI minted to `aggregator`; `verifierPool`
@@ -284,12 +289,27 @@ interface ITrainingRounds {
     /// quality measured for each (in slot order). Only during the challenge window.
     function attest(uint256 roundId, uint256 slots, int256[] calldata qualities) external;
 
+    /// @notice {attest}, then, if that settled the round's updates with its live proposal already at quorum
+    /// (attested early), {finalize} with (`cid`, `weightsHash`, `metrics`), which must be the proposal's
+    /// values; otherwise only the attestation. Saves the round a transaction: the verifier whose
+    /// attestation the round waits for brings finality with it.
+    function attestAndFinalize(
+        uint256 roundId,
+        uint256 slots,
+        int256[] calldata qualities,
+        string calldata cid,
+        bytes32 weightsHash,
+        int256[] calldata metrics
+    ) external;
+
     /// @notice Slashes the job's missed-reveal penalty from the trainer of a committed update that was never
     /// revealed; part goes to the caller. Anyone, from the reveal phase's end until its challenge deadline.
     function penalizeMissedReveal(uint256 roundId, uint8 slot) external;
 
     /// @notice Proposes the next generation, as a staked aggregator, from exactly the accepted updates
-    /// (`updates`, a bitmap of slots). The first proposal holds the round until it is finalized or rejected.
+    /// (`updates`, a bitmap of slots): in Aggregation, or early, during Challenge, from the revealed updates
+    /// not rejected so far (the proposal is then void if one of them is rejected: {ProposalVoided}). The
+    /// first proposal holds the round until it is finalized, rejected or voided.
     function propose(
         uint256 roundId,
         string calldata cid,
@@ -300,14 +320,15 @@ interface ITrainingRounds {
 
     /// @notice Attests, as a staked verifier, that the live proposal recomputes to (`cid`, `weightsHash`,
     /// `metrics`), which must be the proposal's values. The attestation that completes the job's quorum
-    /// finalizes the round in the same transaction (see {finalize}).
+    /// finalizes the round in the same transaction (see {finalize}), once its updates are settled (an
+    /// early proposal waits for them: see {attestAndFinalize}).
     function attestProposal(uint256 roundId, string calldata cid, bytes32 weightsHash, int256[] calldata metrics)
         external;
 
     /// @notice Finalizes the round with its proposal (the values must be the proposal's): records the
     /// generation, mints the trainers' and aggregator's rewards, reserves the verifiers' and opens the next
-    /// round. Anyone may call, once the proposal's window has run out undisputed (a quorum of attestations
-    /// finalizes in {attestProposal}).
+    /// round. Anyone may call, in the Proposal phase, once the proposal has its quorum or its window has
+    /// run out, undisputed (a quorum of attestations finalizes in {attestProposal} or {attestAndFinalize}).
     function finalize(uint256 roundId, string calldata cid, bytes32 weightsHash, int256[] calldata metrics)
         external;
 

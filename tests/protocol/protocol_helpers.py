@@ -170,3 +170,43 @@ class Flow:
         proposal = self.propose(round_id, slots, tag=tag or "g")
         receipt = self.finalize(round_id, proposal)
         return updates, proposal, receipt
+
+
+# Disputes: a challenge, its panel, and the panel's commit-reveal vote.
+
+VOTE_SALT = b"\x42" * 32
+
+
+def challenge(disputes, round_id, slot, challenger, segment=3):
+    """Challenges the update in ``slot`` at ``segment`` with the default bond; the dispute's id."""
+    bond = DEFAULT_SPEC["challengeBond"]
+    receipt = disputes.challengeUpdate(round_id, slot, segment, sender=challenger, value=bond)
+    return receipt.events.filter(disputes.UpdateChallenged)[0].disputeId
+
+
+def draw(chain, disputes, dispute_id):
+    """Draws the dispute's panel (one block after the challenge, whose hash seeds it); its members."""
+    chain.mine()
+    disputes.drawPanel(dispute_id, sender=_any(chain))
+    return list(disputes.dispute(dispute_id).panel)
+
+
+def _any(chain):
+    return chain.provider.account_manager.test_accounts[0]
+
+
+def vote(disputes, dispute_id, panel_votes):
+    """Each (member, upheld) commits, then each reveals; a member mapped to None stays silent."""
+    voting = [(m, v) for m, v in panel_votes if v is not None]
+    for member, upheld in voting:
+        disputes.commitVote(dispute_id, vote_commitment(dispute_id, upheld, VOTE_SALT, member), sender=member)
+    return voting
+
+
+def reveal_votes(disputes, dispute_id, voting):
+    for member, upheld in voting:
+        disputes.revealVote(dispute_id, upheld, VOTE_SALT, sender=member)
+
+
+def account_of(accounts_, address):
+    return next(a for a in accounts_ if a.address == address)

@@ -19,14 +19,20 @@ from protocol_helpers import (
     TRAINER,
     UPHELD,
     VERIFIER,
+    VOTE_SALT,
+    account_of,
     bits,
+    challenge,
+    draw,
+    reveal_votes,
+    vote,
     vote_commitment,
 )
 
 SPEC = DEFAULT_SPEC
 ALL = bits(0, 1, 2)
 BOND = SPEC["challengeBond"]
-SALT = b"\x42" * 32
+SALT = VOTE_SALT
 
 
 @pytest.fixture(scope="session")
@@ -39,38 +45,6 @@ def revealed(flow, round_id, trainers, pool):
     updates = flow.commit(round_id, trainers[:3])
     flow.reveal(round_id, updates)
     return updates
-
-
-def challenge(disputes, round_id, slot, challenger, segment=3):
-    receipt = disputes.challengeUpdate(round_id, slot, segment, sender=challenger, value=BOND)
-    return receipt.events.filter(disputes.UpdateChallenged)[0].disputeId
-
-
-def draw(chain, disputes, dispute_id):
-    chain.mine()
-    disputes.drawPanel(dispute_id, sender=_any(chain))
-    return list(disputes.dispute(dispute_id).panel)
-
-
-def _any(chain):
-    return chain.provider.account_manager.test_accounts[0]
-
-
-def vote(disputes, dispute_id, panel_votes):
-    """Each (member, upheld) commits, then each reveals; a member mapped to None stays silent."""
-    voting = [(m, v) for m, v in panel_votes if v is not None]
-    for member, upheld in voting:
-        disputes.commitVote(dispute_id, vote_commitment(dispute_id, upheld, SALT, member), sender=member)
-    return voting
-
-
-def reveal_votes(disputes, dispute_id, voting):
-    for member, upheld in voting:
-        disputes.revealVote(dispute_id, upheld, SALT, sender=member)
-
-
-def account_of(accounts_, address):
-    return next(a for a in accounts_ if a.address == address)
 
 
 def expected_panel(chain, stakes, disputes, dispute, dispute_id, min_stake, size):

@@ -9,7 +9,6 @@ from eth_utils import keccak
 from protocol_helpers import (
     AGGREGATION,
     AOAI,
-    CHALLENGE,
     DEFAULT_SPEC,
     FINALIZED,
     PROPOSAL,
@@ -69,13 +68,6 @@ def test_propose_must_name_exactly_the_accepted_updates(rounds, round_id, attest
 def test_propose_too_many_metrics_reverts(rounds, round_id, attested, aggregator):
     with ape.reverts(rounds.TrainingRoundsTooManyMetrics, count=17):
         rounds.propose(round_id, "c", keccak(text="w"), list(range(17)), ALL, sender=aggregator)
-
-
-def test_propose_before_verification_ends_reverts(flow, rounds, round_id, trainers, aggregator):
-    updates = flow.commit(round_id, trainers[:3])
-    flow.reveal(round_id, updates)
-    with ape.reverts(rounds.TrainingRoundsWrongPhase, roundId=round_id, phase=CHALLENGE):
-        rounds.propose(round_id, "c", keccak(text="w"), [], ALL, sender=aggregator)
 
 
 def test_second_proposal_reverts_while_one_is_live(rounds, round_id, proposed, extra_accounts, stakes):
