@@ -45,13 +45,15 @@ IDLE_VERIFIER = 8
 IDLE_SETTLE_S, IDLE_MEASURE_S = 3.0, 20.0
 HALT_CHECK_S = 0.5
 AGENT_TIMEOUT_S = 900
-# Phase boundaries inside a round, in protocol order: (label, event whose last occurrence ends it).
+# Phase boundaries inside a round, in protocol order: (label, event whose last occurrence ends it). The
+# aggregation is proposed and attested early, beside the last replays, and the last update's attestation
+# finalizes (docs/protocol.md, change 13): after the last submission, the round waits for one transaction.
 PHASES = (
     ("train + IPFS upload + submission", "UpdateRevealed"),  # trainers submit in the open: no reveal step
-    ("verification (fetch, replay, attest)", "UpdatesAttested"),
-    ("aggregation + proposal", "GenerationProposed"),
-    ("proposal attestation + finalize", "RoundFinalized"),
+    ("verification (fetch, replay, attest + finalize)", "RoundFinalized"),
 )
+BESIDE = ("beside it: aggregation + early proposal", "UpdateRevealed", "GenerationProposed")
+"""Measured from the last submission, inside the verification phase."""
 
 
 # ------------------------------------------------------------------------------------------ Flower
@@ -261,6 +263,9 @@ def analyse(
                 continue
             phases[label] = end - previous
             previous = end
+        label, start, end = BESIDE
+        if start in last and end in last:
+            phases[label] = last[end] - last[start]
         wall = last.get("RoundFinalized")
         # Round 1 opened at job creation, before the agents were started: count it from their start.
         start_offset = max(0.0, started - t_open) if number == 1 else 0.0
@@ -301,7 +306,7 @@ def steady_phases(rounds: list[dict[str, Any]]) -> dict[str, float]:
     """Mean seconds of each phase over rounds 2.."""
     return {
         label: mean([r["phases_s"][label] for r in rounds[1:] if label in r["phases_s"]])
-        for label, _ in PHASES
+        for label in [*(label for label, _ in PHASES), BESIDE[0]]
     }
 
 

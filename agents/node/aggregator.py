@@ -1,7 +1,8 @@
-"""The aggregator agent: when a round reaches Aggregation, aggregate its accepted updates with the job's
-rule (computed ahead while the verifiers check them), evaluate the new generation on held-out data,
-upload it, propose it, and finalize it once the proposal window has closed. A rejected proposal
-(anyone's) leaves the round open to a new one.
+"""The aggregator agent: as soon as a round's updates are all published (Challenge) and none is disputed,
+aggregate them with the job's rule, evaluate the new generation on held-out data, upload it and propose
+it, while the verifiers still check the updates (an early proposal: void if one of them is rejected);
+else when the round reaches Aggregation. Finalize once the proposal has its quorum or its window has
+closed. A rejected or voided proposal (anyone's) leaves the round open to a new one.
 """
 
 from __future__ import annotations
@@ -24,15 +25,15 @@ from agents.node.work import Generation
 
 IGNORED = {
     "TrainingRoundsWrongPhase", "TrainingRoundsWrongUpdates", "TrainingRoundsNoProposal",
-    "TrainingRoundsNotFinalizable",
+    "TrainingRoundsNotFinalizable", "TrainingRoundsProposalPending",
 }  # fmt: skip
 
 
 class Aggregator(Agent):
     role = "aggregator"
     quiet_events = frozenset({"SlotClaimed", "UpdateCommitted", "UpdatesAttested", "VerifierRewardClaimed"})
-    """The aggregator reads updates as they are revealed and proposes on the move to Aggregation
-    (``RoundPhaseAdvanced``); commits and attestations leave it nothing to do."""
+    """The aggregator reads updates as they are revealed and proposes on the move to Challenge or
+    Aggregation (``RoundPhaseAdvanced``); commits and attestations leave it nothing to do."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -66,31 +67,45 @@ class Aggregator(Agent):
             self.read_updates(record, sum(1 << s for s in record.reveals))
             return
         if sure in (CHALLENGE, AGGREGATION):
-            self._prepare_or_propose(record, record.accepted_slots, due=sure == AGGREGATION)
+            self._prepare_or_propose(record, record.accepted_slots, due=self._may_propose(record))
             return
-        if sure == PROPOSAL and self.chain.proposal_surely_open(record):
+        quorum = int(self.chain.job_config(record.job_id).attestationQuorum)
+        if (
+            sure == PROPOSAL
+            and self.chain.proposal_surely_open(record)
+            and record.proposal_attestations() < quorum
+        ):
             return  # the verifiers are checking it, and its window cannot have closed yet
         info = self.chain.round_info(record.round_id)
         phase, now = info["phase"], self.chain.now()
         if phase in (CHALLENGE, AGGREGATION):
-            due = phase == AGGREGATION or (
-                int(info["openDisputes"]) == 0 and now > info["challengeDeadline"] > 0
-            )
+            due = self._may_propose(record) and int(info["openDisputes"]) == 0
             self._prepare_or_propose(record, int(info["revealedSlots"]) & ~int(info["rejectedSlots"]), due)
         elif phase == PROPOSAL and record.proposals:
             view = as_dict(self.chain.view("TrainingRounds", "proposalOf", record.round_id))
             if view["finalizable"] or (not view["disputed"] and now > view["deadline"]):
                 self._finalize(record)
 
+    def _may_propose(self, record: RoundRecord) -> bool:
+        """Whether the book shows the round open to a proposal from the updates it holds: none live, and
+        no challenge of an update or of a voided proposal pending (its outcome changes what to propose,
+        or the contract waits for it)."""
+        book = self.chain.book
+        disputed = book.update_disputed(record) or book.proposal_disputed(record)
+        return not record.proposals and not disputed
+
     def _prepare_or_propose(self, record: RoundRecord, accepted: int, due: bool) -> None:
-        """Proposes the generation of the ``accepted`` updates once ``due``; before that, while the
-        verifiers check them, builds and uploads it (the usual outcome: the proposal then waits only for
-        its transaction), unless one of them cannot be read (the verifiers will have it rejected)."""
-        if not accepted:
+        """Builds the generation of the ``accepted`` updates and proposes it if ``due``, else uploads it
+        ahead (the proposal then waits only for its transaction); nothing while one of them cannot be read
+        (the verifiers will have it rejected, which would void the proposal)."""
+        if not accepted or record.unseen(accepted):
+            return
+        generation = self.prepare_generation(record, accepted)
+        if generation is None:
             return
         if due:
             self._propose(record, accepted)
-        elif not record.unseen(accepted) and (generation := self.prepare_generation(record, accepted)):
+        else:
             self._upload(generation)
 
     def _upload(self, generation: Generation) -> str:

@@ -29,8 +29,8 @@ TRAINER, VERIFIER, AGGREGATOR = 0, 1, 2
 PROPOSAL_BIT = 1 << 255
 ROUND_EVENTS = (
     "RoundPhaseAdvanced", "UpdateCommitted", "UpdateRevealed", "GenerationProposed", "ProposalRejected",
-    "UpdateRejected", "RoundFinalized", "RoundClosedEmpty", "VerificationAnchored", "MissedRevealPenalized",
-    "UpdatesAttested", "ProposalAttested",
+    "ProposalVoided", "UpdateRejected", "RoundFinalized", "RoundClosedEmpty", "VerificationAnchored",
+    "MissedRevealPenalized", "UpdatesAttested", "ProposalAttested",
 )  # fmt: skip
 EVENT_CONTRACTS = ("JobRegistry", "ModelRegistry", "TrainingRounds", "Disputes", "StakeManager")
 
@@ -134,8 +134,12 @@ class Book:
             )
         elif name in ROUND_EVENTS:
             self._apply_round(name, a)
-        elif name in ("UpdateChallenged", "ProposalChallenged"):
+        elif name == "UpdateChallenged":
             self.disputes[a["disputeId"]] = {"kind": name, **a}
+        elif name == "ProposalChallenged":  # with the proposal it challenges (which may be voided later)
+            challenged = self.rounds.get(a["roundId"])
+            proposal = challenged.proposals[-1] if challenged and challenged.proposals else None
+            self.disputes[a["disputeId"]] = {"kind": name, **a, "proposal": proposal}
         elif name == "PanelDrawn":
             self.panels[a["disputeId"]] = [p.lower() for p in a["panel"]]
         elif name in ("VoteCommitted", "VoteRevealed"):
@@ -166,7 +170,7 @@ class Book:
             )
         elif name == "GenerationProposed":
             record.proposals.append(a)
-        elif name == "ProposalRejected":
+        elif name in ("ProposalRejected", "ProposalVoided"):
             record.proposals = [p for p in record.proposals if p["nonce"] != a["nonce"]]
         elif name == "UpdateRejected":
             record.rejected.add(a["slot"])
@@ -205,10 +209,17 @@ class Book:
         }
         return sum(1 << s for s in challenged | record.rejected)
 
+    def update_disputed(self, record: RoundRecord) -> bool:
+        """Whether a challenge of one of the round's updates awaits its resolution."""
+        return self._disputed(record, "UpdateChallenged")
+
     def proposal_disputed(self, record: RoundRecord) -> bool:
         """Whether a challenge of the round's proposal awaits its resolution."""
+        return self._disputed(record, "ProposalChallenged")
+
+    def _disputed(self, record: RoundRecord, kind: str) -> bool:
         return any(
-            d["kind"] == "ProposalChallenged" and int(d["roundId"]) == record.round_id and "resolved" not in d
+            d["kind"] == kind and int(d["roundId"]) == record.round_id and "resolved" not in d
             for d in self.disputes.values()
         )
 
@@ -323,12 +334,12 @@ class Chain:
         inside the commit window; REVEAL from the full house until the last reveal, while chain time is
         within ``revealPhase`` of the opening; CHALLENGE from the last reveal (nothing missed) while it is
         within ``challengePhase``. AGGREGATION once the book saw the updates settled
-        (``RoundPhaseAdvanced(Aggregation)``: nothing can be challenged any more), PROPOSAL while it holds
-        a live proposal after that, until the round closes. (Rounds that move on by time, with no event,
-        need a view.)"""
+        (``RoundPhaseAdvanced(Aggregation)`` or ``(Proposal)``: nothing can be challenged any more),
+        PROPOSAL while it holds a live proposal after that, until the round closes. (Rounds that move on by
+        time, with no event, need a view.)"""
         if record.closed:
             return None
-        if record.phase == AGGREGATION:
+        if record.phase in (AGGREGATION, PROPOSAL):
             return PROPOSAL if record.proposals else AGGREGATION
         config = self.job_config(record.job_id)
         lasts = {COMMIT: config.commitPhase, REVEAL: config.revealPhase, CHALLENGE: config.challengePhase}

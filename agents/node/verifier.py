@@ -225,6 +225,7 @@ class Verifier(Agent):
         self._replay_every_segment(record, self._inspect_share(record))
         if sure == CHALLENGE:  # every commit revealed: nothing missed to report
             self._verify(record, self.chain.book.excluded_slots(record))
+            self._check_proposal(record)
         if sure is not None:
             return  # commits or reveals surely still open, or checks done from the book
         info, now = self.chain.round_info(record.round_id), self.chain.now()
@@ -232,6 +233,8 @@ class Verifier(Agent):
         if phase == CHALLENGE or (phase == REVEAL and now > info["revealDeadline"]):
             self._penalize_missed(record, now, info)
             self._verify(record, int(info["challengedSlots"]) | int(info["rejectedSlots"]))
+            if phase == CHALLENGE:
+                self._check_proposal(record)
         elif phase == AGGREGATION:
             self._aggregation(record, int(info["revealedSlots"]) & ~int(info["rejectedSlots"]))
         elif phase == PROPOSAL and record.proposals:
@@ -400,10 +403,23 @@ class Verifier(Agent):
             return
         bitmap = sum(1 << s for s in good)
         qualities = [self.inspections[(round_id, s)].quality for s in good]
-        if self._try("TrainingRounds", "attest", round_id, bitmap, qualities):
+        if self._send_attestation(record, bitmap, qualities):
             record.attested[self.chain.me.lower()] = done | bitmap  # before the next sync brings the event
             self.attested_rounds.add(round_id)
             self.say(f"attested round {record.number} slots {good} qualities {qualities}")
+
+    def _send_attestation(self, record: RoundRecord, bitmap: int, qualities: list[int]) -> bool:
+        """``attest``; with an early proposal live, ``attestAndFinalize`` with its values: if this
+        attestation settles the round's updates and the proposal has its quorum by then, it finalizes.
+        The book is read on first: a proposal may have come during this tick's replays."""
+        self.chain.sync(self.on_event)
+        if not record.proposals:
+            return self._try("TrainingRounds", "attest", record.round_id, bitmap, qualities)
+        proposal = record.proposals[-1]
+        values = (proposal["cid"], bytes(proposal["weightsHash"]), list(proposal["metrics"]))
+        gas = finality_gas(int(proposal["updates"]).bit_count())
+        args = (record.round_id, bitmap, qualities, *values)
+        return self._try("TrainingRounds", "attestAndFinalize", *args, gas_floor=gas)
 
     # -- proposals
 
@@ -425,18 +441,23 @@ class Verifier(Agent):
         return self.proposal_checks[key]
 
     def _check_proposal(self, record: RoundRecord) -> None:
-        """Attests the live proposal if it recomputes exactly, else challenges it; unless the book shows it
-        disputed, at quorum, or this verifier's one proposal attestation of the round spent. (A proposal
-        replaced, or whose window closed, since the book read reverts at the estimate: IGNORED.)"""
+        """Attests the live proposal if it recomputes exactly, else challenges it; unless there is none, or
+        the book shows it disputed, at quorum, or this verifier's one proposal attestation of the round
+        spent. (A proposal replaced, or whose window closed, since the book read reverts at the estimate:
+        IGNORED.) An early proposal, made while the updates are checked, is checked at once: its quorum is
+        then ready when the last update is attested, which finalizes."""
         me, quorum = self.chain.me.lower(), int(self._config(record).attestationQuorum)
         if (
-            not self._checks_proposal(record)
+            not record.proposals
+            or not self._checks_proposal(record)
             or self.chain.book.proposal_disputed(record)
             or me in record.proposal_attested
             or record.proposal_attestations() >= quorum
         ):
             return
         proposal = record.proposals[-1]
+        if not self.read_updates(record, int(proposal["updates"])):
+            return  # an early proposal of an unreadable update: its checker has it rejected, which voids it
         fault = self._proposal_fault(record, proposal)
         if fault is None:
             values = (proposal["cid"], bytes(proposal["weightsHash"]), list(proposal["metrics"]))
@@ -464,7 +485,7 @@ class Verifier(Agent):
             segment = int(d["segment"])
             upheld = not self._replayed(record, int(d["slot"]), [segment])[segment]
         else:
-            proposal = record.proposals[-1] if record.proposals else None
+            proposal = d["proposal"]  # the one live when it was challenged
             upheld = proposal is not None and self._proposal_fault(record, proposal) == int(d["segment"])
         self.journal.put(key, upheld)
         return upheld

@@ -44,3 +44,24 @@ def test_the_book_follows_a_rounds_proposals_their_attestations_and_disputes():
     book.apply(proposed(8, nonce=2))
     assert record.proposal_attestations() == 0  # A attested the rejected one: not this one,
     assert A in record.proposal_attested  # and its one proposal attestation of the round is spent
+
+
+def test_the_book_follows_an_early_proposal_voided_by_a_rejection():
+    """An early proposal comes while an update's challenge may still be pending; the rejection voids it
+    (``ProposalVoided``), and a challenge of it keeps the proposal it named for the panel's vote."""
+    book = Book()
+    book.apply(round_opened(1, round_id=1, generation=0))
+    for slot in (0, 1):
+        book.apply(revealed(2, round_id=1, slot=slot))
+    record = book.rounds[1]
+    assert not book.update_disputed(record)
+    book.apply(book_event("UpdateChallenged", 3, disputeId=1, roundId=1, challenger=B, slot=1, accused=A))
+    assert book.update_disputed(record)
+    book.apply(proposed(3, nonce=1))
+    book.apply(book_event("ProposalChallenged", 4, disputeId=2, roundId=1, challenger=B, segment=0))
+    book.apply(book_event("DisputeResolved", 5, disputeId=1, status=UPHELD))
+    book.apply(book_event("UpdateRejected", 5, roundId=1, slot=1, trainer=A))
+    book.apply(book_event("ProposalVoided", 5, roundId=1, nonce=1))
+    assert not book.update_disputed(record)
+    assert record.proposals == [] and record.accepted_slots == 0b1
+    assert book.disputes[2]["proposal"]["nonce"] == 1  # what the panel judges
