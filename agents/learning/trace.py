@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, partial
 from typing import Any
 
 import torch
@@ -138,7 +138,8 @@ def check_segment(
     checkpoints = _Checkpoints(skill, config, hp, {segment: start_checkpoint, segment + 1: end_checkpoint})
     start = checkpoints.state(segment)
     replayed = run_steps(skill, config, start, global_state, shard, seed, hp, *_bounds(hp, segment))
-    return _judge(root, segment, checkpoints, proofs, replayed, tolerance)
+    hashes = (sha256(start_checkpoint), sha256(end_checkpoint))
+    return _judge(root, segment, checkpoints, hashes, proofs, replayed, tolerance)
 
 
 class _Checkpoints:
@@ -165,17 +166,18 @@ def _judge(
     root: bytes,
     segment: int,
     checkpoints: _Checkpoints,
+    hashes: Sequence[bytes],
     proofs: tuple[Sequence[bytes], Sequence[bytes]],
     replayed: State,
     tolerance: float,
 ) -> SegmentVerdict:
     """The verdict on a segment from its claimed end checkpoint and ``replayed`` (recomputed from its
-    start). The claimed end is decoded only when the replay's bytes differ from it."""
-    start, end = checkpoints.blobs[segment], checkpoints.blobs[segment + 1]
-    proofs_valid = verify_proof(root, segment, sha256(start), proofs[0]) and verify_proof(
-        root, segment + 1, sha256(end), proofs[1]
+    start); ``hashes``: the sha256 of its start and end checkpoints, which the proofs tie to ``root``. The
+    claimed end is decoded only when the replay's bytes differ from it."""
+    proofs_valid = verify_proof(root, segment, hashes[0], proofs[0]) and verify_proof(
+        root, segment + 1, hashes[1], proofs[1]
     )
-    exact = encode_state(replayed) == end
+    exact = encode_state(replayed) == checkpoints.blobs[segment + 1]
     distance = 0.0
     if not exact:
         distance = relative_distance(checkpoints.state(segment + 1), replayed, checkpoints.state(segment))
@@ -209,7 +211,9 @@ def check_segments(
 @dataclass(frozen=True)
 class TraceCheck:
     """Segments to spot-check in one update's trace: its trainer's shard and seed, the trace, its
-    checkpoints' bytes and, if at hand, those checkpoints decoded."""
+    checkpoints' bytes and, if at hand, those checkpoints decoded. ``trace`` hashes ``checkpoints``: its
+    i-th hash is the sha256 of the i-th checkpoint (:meth:`Trace.of` them, or a manifest's hashes that
+    :func:`agents.node.manifest.open_bundle` checked against them), so they are not hashed again."""
 
     shard: Dataset
     seed: int
@@ -248,12 +252,14 @@ def check_traces(
     for i, segment in rows:
         check = checks[i]
         proofs = check.trace.segment_proofs(segment)
+        hashes = check.trace.checkpoint_hashes[segment : segment + 2]
+        judge = partial(_judge, check.trace.root, segment, blobs[i], hashes, proofs)
         if (i, segment) in replayed:
-            verdict = _judge(check.trace.root, segment, blobs[i], proofs, replayed[(i, segment)], tolerance)
+            verdict = judge(replayed[(i, segment)], tolerance)
             if verdict.accepted:
                 verdicts[i][segment] = verdict
                 continue
         start, (first, stop) = blobs[i].state(segment), _bounds(hp, segment)
         sequential = run_steps(skill, config, start, global_state, check.shard, check.seed, hp, first, stop)
-        verdicts[i][segment] = _judge(check.trace.root, segment, blobs[i], proofs, sequential, tolerance)
+        verdicts[i][segment] = judge(sequential, tolerance)
     return verdicts
