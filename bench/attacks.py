@@ -65,7 +65,7 @@ def robustness(cfg: SimConfig, rules: list[str], jobs: int) -> dict[str, Any]:
     baseline = clean["fedavg"]
     drops = {rule: {a: round(100 * (baseline - table[rule][a]["20%"]), 2) for a in ATTACKS} for rule in rules}
     robust = [r for r in rules if r != "fedavg"]
-    best_per_attack = {a: min(robust, key=lambda r, a=a: drops[r][a]) for a in ATTACKS}
+    best_per_attack = {a: min(robust, key={r: drops[r][a] for r in robust}.__getitem__) for a in ATTACKS}
     best_rule = min(robust, key=lambda r: max(drops[r].values()))
     return {
         "accuracy": table,

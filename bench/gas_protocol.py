@@ -126,8 +126,8 @@ class Bench:
             digest = commitment(cid, update_hash, trace_root, trainer.address)
             send("claimAndCommit", rounds.claimAndCommit, round_id, slot, digest, sender=trainer)
             reveals.append((trainer, (round_id, slot, cid, update_hash, trace_root, SALT)))
-        for trainer, args in reveals:
-            send("reveal", rounds.reveal, *args, sender=trainer)
+        for trainer, revealed in reveals:
+            send("reveal", rounds.reveal, *revealed, sender=trainer)
         # The verification seed is the hash of the last update's block: readable from the next block on.
         chain.provider.make_request("evm_mine", [])
         slots = (1 << size) - 1

@@ -42,6 +42,7 @@ TRAINERS = (1, 2, 3, 4)
 VERIFIERS = (5, 6)
 AGGREGATOR = 7
 IDLE_VERIFIER = 8
+CORES = os.cpu_count() or 1
 IDLE_SETTLE_S, IDLE_MEASURE_S = 3.0, 20.0
 HALT_CHECK_S = 0.5
 AGENT_TIMEOUT_S = 900
@@ -258,11 +259,11 @@ def analyse(
             last[e.name] = t - t_open
         phases, previous = {}, 0.0
         for label, name in PHASES:
-            end = last.get(name)
-            if end is None:
+            ended = last.get(name)
+            if ended is None:
                 continue
-            phases[label] = end - previous
-            previous = end
+            phases[label] = ended - previous
+            previous = ended
         label, start, end = BESIDE
         if start in last and end in last:
             phases[label] = last[end] - last[start]
@@ -319,6 +320,7 @@ def run_pair(name: str, hyperparams: dict[str, Any], repeat: int, logs: Path) ->
            "shard_seed": 0, "init_seed": 0}  # fmt: skip
     simulation, loop = run_flower("simulation", job), run_flower("loop", job)
     ours_s, sim_s, loop_s = steady(ours["rounds"]), steady(simulation), steady(loop)
+    cpu_s = sum(ours["cpu_s_per_round"].values())
     return {
         "ours_round_s_steady": ours_s,
         "flower_simulation_round_s_steady": sim_s,
@@ -329,12 +331,34 @@ def run_pair(name: str, hyperparams: dict[str, Any], repeat: int, logs: Path) ->
         "genesis_accuracy": ours["genesis_accuracy"],
         "idle_agent_cpu_percent": ours["idle_agent_cpu_percent"],
         "cpu_s_per_round": ours["cpu_s_per_round"],
+        **cpu_bound(cpu_s, sim_s, loop_s),
         "phases_s_steady": steady_phases(ours["rounds"]),
         "ours_rounds": ours["rounds"],
         "flower_simulation_rounds": simulation,
         "flower_loop_rounds": loop,
         "tasks": ours["tasks"],
     }
+
+
+def cpu_bound(cpu_s: float, sim_s: float, loop_s: float) -> dict[str, float]:
+    """What our CPU per steady round alone implies: the round if every core were kept busy with it, that
+    round against Flower's simulated one, and our CPU beyond Flower's loop (one process training the
+    same tasks, so about their CPU): what the protocol adds to the training."""
+    return {
+        "cpu_s_per_round_all": cpu_s,
+        "cpu_bound_round_s": cpu_s / CORES,
+        "cpu_bound_ratio_to_simulation": cpu_s / CORES / sim_s,
+        "cpu_s_beyond_flower_loop": cpu_s - loop_s,
+    }
+
+
+CPU_BOUND_ROWS = (
+    ("CPU: all (core-s)", "cpu_s_per_round_all"),
+    ("CPU beyond Flower's loop (core-s)", "cpu_s_beyond_flower_loop"),
+    (f"round with all {CORES} cores busy (s)", "cpu_bound_round_s"),
+    ("that round / Flower simulation round (x)", "cpu_bound_ratio_to_simulation"),
+)
+"""The rows of :func:`cpu_bound` in the tables: (label, key)."""
 
 
 def print_pair(name: str, repeat: int, pair: dict[str, Any], console: Any) -> None:
@@ -360,6 +384,8 @@ def print_pair(name: str, repeat: int, pair: dict[str, Any], console: Any) -> No
         where.add_row(label, f"{seconds:.3f}")
     for group, seconds in pair["cpu_s_per_round"].items():
         where.add_row(f"CPU: {group} (core-s)", f"{seconds:.3f}")
+    for label, key in CPU_BOUND_ROWS:
+        where.add_row(label, f"{pair[key]:.3f}")
     console.print(where)
 
 
@@ -389,6 +415,7 @@ def measure(name: str, hyperparams: dict[str, Any], logs: Path, console: Any) ->
         "cpu_s_per_round": {
             g: mean([p["cpu_s_per_round"][g] for p in pairs]) for g in pairs[0]["cpu_s_per_round"]
         },
+        **{key: mean([p[key] for p in pairs]) for _, key in CPU_BOUND_ROWS},
         "runs": pairs,
     }
     by_run = ", ".join(f"{p['ratio_to_simulation']:.2f}x" for p in pairs)
@@ -482,6 +509,8 @@ def write_markdown(figures: dict[str, Any], targets: list) -> None:
         for group in w["cpu_s_per_round"]:
             cells = " | ".join(f"{r['cpu_s_per_round'][group]:.3f}" for r in w["runs"])
             lines.append(f"| CPU: {group} (core-s) | {cells} |")
+        for label, key in CPU_BOUND_ROWS:
+            lines.append(f"| {label} | " + " | ".join(f"{r[key]:.3f}" for r in w["runs"]) + " |")
         for i, run in enumerate(w["runs"], start=1):
             lines += [
                 "",
