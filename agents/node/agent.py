@@ -142,17 +142,22 @@ class Agent:
 
     def read_updates(self, record: RoundRecord, slots: int) -> bool:
         """Reads ahead the revealed updates in the bitmap ``slots``; whether each could be read and decoded.
-        One that cannot is noted and not read again here (its checker challenges it)."""
+        One whose content is malformed is noted and not read again here (its checker challenges it); one the
+        store failed to fetch (a daemon restarting) is read again on the next call."""
         keys = [(record.round_id, s) for s in sorted(record.reveals) if slots >> s & 1]
+        fetched = True
         for key in keys:
             if key in self._updates or key in self.unreadable:
                 continue
             try:
                 self.update_state(record.reveals[key[1]])
-            except (ManifestError, LearningError, WeightStoreError) as error:
+            except (ManifestError, LearningError) as error:
                 self.unreadable.add(key)
                 self.say(f"[yellow]not prefetched[/]: round {record.number} slot {key[1]}: {error}")
-        return not any(key in self.unreadable for key in keys)
+            except WeightStoreError as error:
+                fetched = False
+                self.say(f"[yellow]not fetched yet[/]: round {record.number} slot {key[1]}: {error}")
+        return fetched and not any(key in self.unreadable for key in keys)
 
     def prepare_generation(self, record: RoundRecord, slots: int) -> Generation | None:
         """The generation of the updates in the bitmap ``slots``, built ahead while they are being checked

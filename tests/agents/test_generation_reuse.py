@@ -12,12 +12,14 @@ import torch
 from agent_helpers import HYPERPARAMS, CountingStore, book_event, job_context, round_opened
 from eth_utils import keccak
 
+from agents.devnet.services import free_port
 from agents.learning.codec import encode_state
 from agents.learning.skills.registry import initial_state
 from agents.node.agent import Agent
 from agents.node.aggregator import Aggregator
 from agents.node.events import Event
 from agents.node.protocol import REVEAL, Book
+from agents.node.store import Store
 from agents.node.verifier import Verifier
 from agents.node.work import Task, publish, train
 
@@ -161,4 +163,24 @@ def test_the_aggregator_reads_updates_as_they_are_revealed(setting) -> None:  # 
     store.reads.clear()
     aggregator._prepare_or_propose(book.rounds[1], 0b11, due=False)
     assert store.reads == []
+    assert list(aggregator._uploaded) == [agent.generation_for(1, 0b11).weights_hash]
+
+
+def test_an_ipfs_outage_is_retried_not_taken_for_an_unreadable_update(setting) -> None:  # type: ignore[no-untyped-def]
+    """Reading ahead while the daemon is unreachable builds nothing and marks no update unreadable: once the
+    daemon answers, the updates are read and the generation is built."""
+    agent, store, book = setting
+    reveal_trained_updates(agent, store, book)
+    chain = SimpleNamespace(book=book, me=TRAINERS[0], sure_phase=lambda record: REVEAL)
+    aggregator = Aggregator(chain, store)  # type: ignore[arg-type]
+    aggregator._contexts[1] = agent.context(1)
+    aggregator.weights(1, 0)  # the round's generation is held; its updates are not yet
+    aggregator.store = Store(f"/ip4/127.0.0.1/tcp/{free_port()}/http")  # nothing listens there
+    aggregator._round(book.rounds[1])
+    aggregator._prepare_or_propose(book.rounds[1], 0b11, due=False)
+    assert not aggregator.unreadable and not aggregator._updates and not aggregator._uploaded
+
+    aggregator.store = store  # the daemon is back
+    aggregator._prepare_or_propose(book.rounds[1], 0b11, due=False)
+    assert set(aggregator._updates) == {(1, 0), (1, 1)}
     assert list(aggregator._uploaded) == [agent.generation_for(1, 0b11).weights_hash]
