@@ -23,3 +23,8 @@ class TraceError(LearningError):
 
 class WeightStoreError(RuntimeError):
     """The IPFS weight store failed: daemon down, content missing, too large or not matching its hash."""
+
+
+class ContentUnavailable(WeightStoreError):
+    """The daemon answered but found no provider of the content in time: nobody serves it (yet), unlike a
+    daemon that is down or restarting."""

@@ -7,7 +7,9 @@ CID ``add`` gives it, for about 2 ms less of js-ipfs's CPU per put and per read 
 ``cat``. Every ``get`` is checked against the keccak256 of the expected bytes (the hash the chain stores,
 so contracts can compare it with ``keccak256``), against a maximum size, and bounded in time: js-ipfs
 blocks forever on reads of content it cannot find, so each call has a timeout (also passed to the daemon)
-and a limited number of retries. All failures raise :class:`WeightStoreError`.
+and a limited number of retries. All failures raise :class:`WeightStoreError`; content the daemon could
+not find in time raises its subclass :class:`ContentUnavailable` at once (the daemon has searched for it
+the whole timeout: asking again at once finds nothing more), which callers tell from a daemon that is down.
 
 Puts and reads, an agent's dozens of calls a round, go over one kept-alive connection
 (:class:`~agents.http_connection.KeptAliveConnection`, ~0.2 ms of client CPU a small read where
@@ -30,7 +32,7 @@ import ipfshttpclient
 
 from agents.http_connection import KeptAliveConnection
 from agents.learning.codec import DEFAULT_MAX_BYTES
-from agents.learning.errors import WeightStoreError
+from agents.learning.errors import ContentUnavailable, WeightStoreError
 from agents.learning.hashing import keccak256
 
 T = TypeVar("T")
@@ -41,6 +43,12 @@ BLOCK_PUT_BYTES = BLOCK_BYTES - 4096
 headers included (``add`` makes the same raw block of the few bytes more)."""
 RAW_BLOCK_PREFIX = "bafk"
 """How a base32 CIDv1 of the raw codec (one block, its bytes as they are) begins."""
+NOT_FOUND_IN_TIME = ("request timed out", "deadline exceeded")
+"""How js-ipfs and Kubo answer a read of content they found no provider of within its timeout."""
+
+
+class _NotFoundInTime(ConnectionError):
+    """The daemon's answer to a read it gave up on (see NOT_FOUND_IN_TIME)."""
 
 
 def multipart(data: bytes) -> tuple[bytes, str]:
@@ -72,8 +80,9 @@ class WeightStore:
     """Put and get weight bytes by CID through one IPFS daemon.
 
     ``api`` is the daemon's RPC multiaddr (``/ip4/127.0.0.1/tcp/5001/http``). ``timeout`` bounds each
-    call in seconds; failed calls are retried ``retries`` times after ``backoff`` seconds, so a
-    ``get`` of missing content fails after about ``(retries + 1) * timeout`` seconds.
+    call in seconds; failed calls are retried ``retries`` times after ``backoff`` seconds, but for a
+    read of content nobody serves, which fails after about ``0.9 * timeout`` seconds (the daemon's own
+    timeout).
     """
 
     def __init__(
@@ -103,6 +112,8 @@ class WeightStore:
                 with warnings.catch_warnings():
                     warnings.filterwarnings("ignore", category=FutureWarning, module="urllib3")
                     return fn()
+            except _NotFoundInTime as exc:
+                raise ContentUnavailable(f"IPFS {what} via {self.api}: {exc}") from exc
             except (ipfshttpclient.exceptions.Error, ConnectionError) as exc:
                 last = exc
         raise WeightStoreError(f"IPFS {what} via {self.api} failed after {self.retries + 1} attempts: {last}")
@@ -114,15 +125,33 @@ class WeightStore:
 
     def put(self, data: bytes, pin: bool = True) -> StoredObject:
         """Store (and pin) ``data``; returns its CIDv1 and keccak256."""
-        if len(data) > self.max_bytes:
-            raise WeightStoreError(f"{len(data)} bytes exceeds the store limit of {self.max_bytes}")
+        self._check_size(data)
         params = {"cid-base": "base32", "pin": str(pin).lower()}
         if len(data) <= BLOCK_PUT_BYTES:  # ``format`` and ``version`` for js-ipfs, ``cid-codec`` for Kubo
             command, answer_key = "block/put", "Key"
             params |= {"version": "1", "format": "raw", "cid-codec": "raw", "mhtype": "sha2-256"}
-        else:  # 1 MiB blocks (the default is 256 KiB): a quarter of the blocks to hash, link and store
-            command, answer_key = "add", "Hash"
-            params |= {"cid-version": "1", "chunker": f"size-{BLOCK_BYTES}"}
+        else:
+            command, answer_key, params = "add", "Hash", params | self._add_params
+        return self._stored(command, params, answer_key, data)
+
+    def cid_of(self, data: bytes) -> StoredObject:
+        """The CID :meth:`put` gives ``data``, computed by the daemon without storing anything (``add`` with
+        ``only-hash``): what a trainer that withholds its update publishes."""
+        self._check_size(data)
+        params = {"cid-base": "base32", "only-hash": "true", "pin": "false"} | self._add_params
+        return self._stored("add", params, "Hash", data)
+
+    @property
+    def _add_params(self) -> dict[str, str]:
+        """1 MiB blocks (the default is 256 KiB): a quarter of the blocks to hash, link and store; an object
+        of at most one block is then the raw block ``block/put`` makes."""
+        return {"cid-version": "1", "chunker": f"size-{BLOCK_BYTES}"}
+
+    def _check_size(self, data: bytes) -> None:
+        if len(data) > self.max_bytes:
+            raise WeightStoreError(f"{len(data)} bytes exceeds the store limit of {self.max_bytes}")
+
+    def _stored(self, command: str, params: dict[str, str], answer_key: str, data: bytes) -> StoredObject:
         what = command.replace("/", " ")
         added = self._call(what, lambda: json.loads(self._rpc(command, params, *multipart(data))))
         return StoredObject(cid=str(added[answer_key]), size=len(data), data=data)
@@ -182,11 +211,14 @@ class WeightStore:
         self._call("swarm connect", lambda: self._rpc("swarm/connect", {"arg": peer}))
 
     def _rpc(self, command: str, params: dict[str, str], body: bytes = b"", boundary: str = "") -> bytes:
-        """The body of the daemon's answer to ``command``; an error answer raises ConnectionError."""
+        """The body of the daemon's answer to ``command``; an error answer raises ConnectionError
+        (:class:`_NotFoundInTime` when the daemon found no provider of the content in time)."""
         kind = f"multipart/form-data; boundary={boundary}" if boundary else "application/octet-stream"
         status, answer = self._http.post(f"/{command}?{urlencode(params)}", body, {"Content-Type": kind})
         if status != 200:
-            raise ConnectionError(f"IPFS {command}: HTTP {status}: {answer[:300].decode(errors='replace')}")
+            message = f"HTTP {status}: {answer[:300].decode(errors='replace')}"
+            timed_out = any(phrase in message for phrase in NOT_FOUND_IN_TIME)
+            raise (_NotFoundInTime if timed_out else ConnectionError)(f"IPFS {command}: {message}")
         return answer
 
     def close(self) -> None:

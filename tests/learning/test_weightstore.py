@@ -12,7 +12,7 @@ import torch
 from agents.devnet.services import IpfsDaemon, free_port
 from agents.learning.codec import spec_of
 from agents.learning.compression import decode_update, encode_update
-from agents.learning.errors import WeightStoreError
+from agents.learning.errors import ContentUnavailable, WeightStoreError
 from agents.learning.hashing import keccak256
 from agents.learning.weightstore import BLOCK_BYTES, BLOCK_PUT_BYTES, WeightStore, multipart
 
@@ -47,6 +47,7 @@ def test_an_object_of_one_block_is_stored_as_add_stores_it(
     params = {"cid-version": "1", "cid-base": "base32", "chunker": f"size-{BLOCK_BYTES}", "only-hash": "true"}
     added = json.loads(store._rpc("add", params, *multipart(data)))["Hash"]
     assert stored.cid == added and stored.cid.startswith("bafk" if size <= BLOCK_BYTES else "bafy")
+    assert store.cid_of(data).cid == stored.cid
     assert store.get(stored.cid, keccak256(data)) == data
     assert store.read(stored.cid, 10, offset=size // 2) == data[size // 2 : size // 2 + 10]
 
@@ -72,21 +73,33 @@ def test_size_limits(ipfs_pair: tuple[IpfsDaemon, IpfsDaemon]) -> None:
         small.read(cid, 1001)
 
 
-def test_missing_cid_fails_within_the_timeout(ipfs_pair: tuple[IpfsDaemon, IpfsDaemon]) -> None:
-    store = WeightStore(ipfs_pair[0].api_multiaddr, timeout=2, retries=1, backoff=0.1)
+@pytest.mark.parametrize("size", [100, 3 * BLOCK_BYTES])
+def test_content_nobody_serves_is_unavailable_after_one_daemon_timeout(
+    ipfs_pair: tuple[IpfsDaemon, IpfsDaemon], size: int
+) -> None:
+    """A CID announced but never stored (``cid_of`` stores nothing): the daemon searches for it for its
+    timeout and says so once, not once per retry; stored, the same CID reads back."""
+    store = WeightStore(ipfs_pair[0].api_multiaddr, timeout=2, retries=2, backoff=0.1)
+    data = os.urandom(size)
+    withheld = store.cid_of(data)
     began = time.monotonic()
-    with pytest.raises(WeightStoreError, match=f"block get {MISSING_CID}.*2 attempts"):
-        store.get(MISSING_CID, b"\0" * 32)
-    assert time.monotonic() - began < 2 * 2 + 2
+    with pytest.raises(ContentUnavailable, match=f"(block get|cat) {withheld.cid}.*timed out"):
+        store.get(withheld.cid, withheld.keccak256)
+    assert time.monotonic() - began < 2 + 1  # one daemon timeout (1.8 s), no retry
+    with pytest.raises(ContentUnavailable):
+        store.read(withheld.cid, 10)
+    assert store.put(data).cid == withheld.cid
+    assert store.get(withheld.cid, withheld.keccak256) == data
 
 
-def test_daemon_down_is_a_clear_error() -> None:
+def test_daemon_down_is_a_clear_error_and_not_unavailable_content() -> None:
     store = WeightStore(f"/ip4/127.0.0.1/tcp/{free_port()}/http", timeout=2, retries=1, backoff=0.1)
     began = time.monotonic()
     with pytest.raises(WeightStoreError, match=r"block put .* failed after 2 attempts"):
         store.put(b"abc")
-    with pytest.raises(WeightStoreError, match="block get"):
+    with pytest.raises(WeightStoreError, match=r"block get .* failed after 2 attempts") as raised:
         store.get(MISSING_CID, b"\0" * 32)
+    assert not isinstance(raised.value, ContentUnavailable)
     assert time.monotonic() - began < 5
 
 
