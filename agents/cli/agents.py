@@ -17,8 +17,8 @@ from agents.deployments import DeploymentNotFound
 
 ETHER = 10**18
 BEHAVIOURS = (
-    "honest", "lazy", "copy", "sign_flip", "scaled", "gaussian_noise", "alie", "ipm", "label_flip",
-    "partial", "replay",
+    "honest", "lazy", "copy", "withhold", "sign_flip", "scaled", "gaussian_noise", "alie", "ipm",
+    "label_flip", "partial", "replay",
 )  # fmt: skip
 """The trainer's behaviours (agents.node.trainer.BEHAVIOURS, named here to keep the CLI free of torch)."""
 
@@ -149,7 +149,8 @@ _agent_command(
             show_default=True,
             help="Attack simulation, to test a network's defences (a trainer caught cheating is "
             "slashed): lazy, copy, partial (fake --faked-fraction of the trace), replay (an "
-            "old update), label_flip, or a crafted update: sign_flip, scaled, gaussian_noise, alie "
+            "old update), withhold (publish the CID of an update it never stores), label_flip, or a "
+            "crafted update: sign_flip, scaled, gaussian_noise, alie "
             "('A Little Is Enough'), ipm (inner-product manipulation).",
         ),
         click.option(

@@ -18,7 +18,7 @@ from rich.console import Console
 from web3.exceptions import CannotHandleRequest
 
 from agents.learning.codec import State
-from agents.learning.errors import LearningError, WeightStoreError
+from agents.learning.errors import ContentUnavailable, LearningError, WeightStoreError
 from agents.node.cpu_slots import CpuSlots
 from agents.node.events import Event
 from agents.node.manifest import ManifestError
@@ -28,6 +28,9 @@ from agents.node.store import Store
 from agents.node.work import Generation, JobContext, Revealed, Task, aggregate_generation, read_update
 
 IDLE_TICK_SECONDS = 1.0
+REFETCH_SECONDS = 10.0
+"""How long an agent leaves an update whose bundle nobody served before asking the store again (each ask
+holds it up for the store's timeout)."""
 RETRY_SECONDS = 0.5
 MAX_FAILED_TICKS = 600
 CRASH_EXIT = 70
@@ -71,6 +74,7 @@ class Agent:
         self._unfetchable: set[bytes] = set()  # proposals' hashes whose prefetch failed
         self._updates: dict[tuple[int, int], State] = {}
         self.unreadable: set[tuple[int, int]] = set()  # (round, slot) of updates a prefetch could not read
+        self.unserved: dict[tuple[int, int], float] = {}  # (round, slot) nobody served -> when to ask again
         self._generations: dict[tuple[int, int], Generation] = {}
         self.cpu = CpuSlots.for_host()
         torch.set_num_threads(1)
@@ -143,11 +147,15 @@ class Agent:
     def read_updates(self, record: RoundRecord, slots: int) -> bool:
         """Reads ahead the revealed updates in the bitmap ``slots``; whether each could be read and decoded.
         One whose content is malformed is noted and not read again here (its checker challenges it); one the
-        store failed to fetch (a daemon restarting) is read again on the next call."""
+        store failed to fetch (a daemon restarting) is read again on the next call, or, if nobody served
+        it, once REFETCH_SECONDS have passed (see :meth:`fetch_due`)."""
         keys = [(record.round_id, s) for s in sorted(record.reveals) if slots >> s & 1]
         fetched = True
         for key in keys:
             if key in self._updates or key in self.unreadable:
+                continue
+            if not self.fetch_due(key):
+                fetched = False
                 continue
             try:
                 self.update_state(record.reveals[key[1]])
@@ -156,8 +164,19 @@ class Agent:
                 self.say(f"[yellow]not prefetched[/]: round {record.number} slot {key[1]}: {error}")
             except WeightStoreError as error:
                 fetched = False
-                self.say(f"[yellow]not fetched yet[/]: round {record.number} slot {key[1]}: {error}")
+                self.fetch_failed(record, key, error)
         return fetched and not any(key in self.unreadable for key in keys)
+
+    def fetch_due(self, key: tuple[int, int]) -> bool:
+        """Whether the update ``key`` (round, slot) may be fetched now: not one nobody served a moment ago."""
+        return time.monotonic() >= self.unserved.get(key, 0.0)
+
+    def fetch_failed(self, record: RoundRecord, key: tuple[int, int], error: WeightStoreError) -> None:
+        """Notes a failed fetch of the update ``key``; one nobody served is not asked for again before
+        REFETCH_SECONDS (a daemon restarting is asked again on the next tick)."""
+        if isinstance(error, ContentUnavailable):
+            self.unserved[key] = time.monotonic() + REFETCH_SECONDS
+        self.say(f"[yellow]not fetched yet[/]: round {record.number} slot {key[1]}: {error}")
 
     def prepare_generation(self, record: RoundRecord, slots: int) -> Generation | None:
         """The generation of the updates in the bitmap ``slots``, built ahead while they are being checked
@@ -175,6 +194,7 @@ class Agent:
         live = book.open_rounds()
         self._updates = {k: v for k, v in self._updates.items() if k[0] in live}
         self.unreadable = {k for k in self.unreadable if k[0] in live}
+        self.unserved = {k: v for k, v in self.unserved.items() if k[0] in live}
         self._generations = {k: v for k, v in self._generations.items() if k[0] in live}
         bases = {
             book.generations[b][1]

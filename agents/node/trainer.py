@@ -2,11 +2,12 @@
 on IPFS, claim a slot and commit in one transaction, then reveal.
 
 Behaviours other than ``honest`` simulate attacks on the network, to test its defences: ``lazy``
-publishes its unchanged input with a fabricated trace; ``copy`` waits for another trainer's update of
-the same round and publishes its trace under its own name (a copy of a sealed round's update cannot be
-had before the full house, so a copier among sealed trainers waits out the round); the crafted updates, label
-flipping, ``partial`` and ``replay`` come from :mod:`agents.attacks.behaviours` (see there how colluding
-attacks estimate the honest updates).
+publishes its unchanged input with a fabricated trace; ``withhold`` trains honestly but publishes only its
+update's CID, never storing the bundle (nobody can check or aggregate it); ``copy`` waits for another
+trainer's update of the same round and publishes its trace under its own name (a copy of a sealed round's
+update cannot be had before the full house, so a copier among sealed trainers waits out the round); the
+crafted updates, label flipping, ``partial`` and ``replay`` come from :mod:`agents.attacks.behaviours`
+(see there how colluding attacks estimate the honest updates).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from agents.node.routing import choose_job
 from agents.node.sender import Reverted
 from agents.node.work import JobContext, Task, Trained, copied, fabricate, publish, train
 
-BEHAVIOURS = ("honest", "lazy", "copy", *ATTACKS)
+BEHAVIOURS = ("honest", "lazy", "copy", "withhold", *ATTACKS)
 
 
 class Trainer(Agent):
@@ -136,7 +137,8 @@ class Trainer(Agent):
             else:
                 trained = self._train(ctx, global_state, task, record)
                 self.crash_point("training")
-        cid, update_hash, root = publish(self.store, ctx, record.round_id, self.chain.me, trained)
+        withhold = self.behaviour == "withhold"
+        cid, update_hash, root = publish(self.store, ctx, record.round_id, self.chain.me, trained, withhold)
         entry = {"cid": cid, "hash": update_hash.hex(), "root": root.hex()}
         self.journal.put(key, entry)
         return entry

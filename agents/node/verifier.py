@@ -6,13 +6,14 @@ keeps rounds moving (panel draws, resolutions, missed reveals, empty rounds) and
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from eth_abi import encode
 from eth_utils import keccak
 from web3.types import RPCEndpoint
 
+from agents.learning.errors import ContentUnavailable
 from agents.node.accounts import derived_secret
 from agents.node.agent import Agent
 from agents.node.events import Event
@@ -42,6 +43,9 @@ from agents.node.work import (
 OTHERS_GRACE_S = 3.0
 """How long a verifier leaves the other verifiers' shares of a round to them before checking those too."""
 FINALITY_GAS_BASE, FINALITY_GAS_PER_UPDATE = 450_000, 60_000
+UNAVAILABLE_PATIENCE = 0.5
+"""The share of the challenge window (on a panel: of the vote's commit window) a verifier keeps asking for
+an update's bundle that nobody serves; still unserved then, the update is faulty (data withheld)."""
 CLAIM_BATCH = 10
 """Rewards are claimed ten rounds at a time (one mint), and all that is owed when the agent stops."""
 
@@ -153,6 +157,8 @@ class Verifier(Agent):
     # -- updates
 
     def _inspection(self, record: RoundRecord, slot: int) -> Inspection:
+        """The update's inspection (see :func:`inspect`), fetched the first time; store failures
+        propagate."""
         key = (record.round_id, slot)
         if key not in self.inspections:
             ctx = self.context(record.job_id)
@@ -165,6 +171,36 @@ class Verifier(Agent):
                 self._updates[key] = inspection.update
             self.inspections[key] = inspection
         return self.inspections[key]
+
+    def _fetched(self, record: RoundRecord, slot: int, patience_end: Callable[[], int]) -> bool:
+        """Whether the update in ``slot`` is inspected, fetching it if it is not. A bundle nobody serves is
+        asked for again every REFETCH_SECONDS until chain time ``patience_end()``; after that, it is
+        inspected as faulty from segment 0 (unavailable), which a panel upholds unless it is served to them.
+        (A daemon that is down propagates its error: the tick is retried.)"""
+        key = (record.round_id, slot)
+        if key in self.inspections:
+            return True
+        if not self.fetch_due(key):
+            return False
+        try:
+            self._inspection(record, slot)
+        except ContentUnavailable as error:
+            if self.chain.now() < patience_end():
+                self.fetch_failed(record, key, error)
+                return False
+            self.inspections[key] = Inspection(0, f"unavailable: nobody served its bundle ({error})")
+        return True
+
+    def _challenge_patience_end(self, record: RoundRecord) -> int:
+        """When an update's bundle has been unserved long enough to be challenged: UNAVAILABLE_PATIENCE of
+        the challenge window after reveals closed."""
+        info = self.chain.round_info(record.round_id)
+        return int(info["revealDeadline"] + int(self._config(record).challengePhase) * UNAVAILABLE_PATIENCE)
+
+    def _passed_inspection(self, record: RoundRecord, slot: int) -> bool:
+        """Whether the update in ``slot`` was fetched and inspected, and passed."""
+        inspection = self.inspections.get((record.round_id, slot))
+        return inspection is not None and inspection.fault is None
 
     def _replayed(self, record: RoundRecord, slot: int, segments: Sequence[int]) -> dict[int, bool]:
         """Whether replaying each of ``segments`` of the update in ``slot`` reproduces its next
@@ -242,11 +278,11 @@ class Verifier(Agent):
 
     def _inspect_share(self, record: RoundRecord) -> list[int]:
         """Fetches, decodes and measures the revealed updates of this verifier's share (all that needs no
-        seed); returns the share."""
+        seed), the ones nobody served so far last; returns the share."""
         share = self._share(record)
-        for slot in share:
+        for slot in sorted(share, key=lambda s: (record.round_id, s) in self.unserved):
             if slot in record.reveals:
-                self._inspection(record, slot)
+                self._fetched(record, slot, lambda: self._challenge_patience_end(record))
         return share
 
     def _aggregation(self, record: RoundRecord, accepted: int) -> None:
@@ -265,7 +301,7 @@ class Verifier(Agent):
         ctx = self.context(record.job_id)
         if draws_every_segment(ctx):
             every = list(range(ctx.num_segments))
-            ok = [s for s in share if s in record.reveals and self._inspection(record, s).fault is None]
+            ok = [s for s in share if self._passed_inspection(record, s)]
             self._replay(record, dict.fromkeys(ok, every))
 
     def _penalize_missed(self, record: RoundRecord, now: int, info: dict[str, Any]) -> None:
@@ -318,7 +354,9 @@ class Verifier(Agent):
             if key not in self.faults:
                 if self._attested_enough(record, slot):
                     continue
-                fault = self._inspection(record, slot).fault
+                if not self._fetched(record, slot, lambda: self._challenge_patience_end(record)):
+                    continue  # nobody served it yet: the others are checked meanwhile
+                fault = self.inspections[key].fault
                 drawn = drawn_segments(ctx, seed, slot) if fault is None else []
                 if any((record.round_id, slot, s) not in self.replays for s in drawn):
                     self._attest(record, excluded)  # what passed so far, before this slot's replays
@@ -362,6 +400,8 @@ class Verifier(Agent):
             s for s in sorted(record.reveals)
             if not excluded >> s & 1 and self.faults.get((record.round_id, s)) is None  # unchecked, or passed
         ]  # fmt: skip
+        if any((record.round_id, s) in self.unserved for s in standing):
+            return  # nothing to build before that update is served or rejected
         self.prepare_generation(record, sum(1 << s for s in standing))
 
     def _replay_share(self, record: RoundRecord, seed: bytes, excluded: int) -> None:
@@ -370,7 +410,7 @@ class Verifier(Agent):
         slots = [
             s for s in self._share(record)
             if s in record.reveals and not excluded >> s & 1 and (record.round_id, s) not in self.faults
-            and not self._attested_enough(record, s) and self._inspection(record, s).fault is None
+            and not self._attested_enough(record, s) and self._passed_inspection(record, s)
         ]  # fmt: skip
         self._replay(record, {s: drawn_segments(ctx, seed, s) for s in slots})
 
@@ -474,16 +514,22 @@ class Verifier(Agent):
 
     # -- disputes
 
-    def _judge(self, dispute_id: int) -> bool:
-        """Whether the challenge is right (vote ``upheld``): the named segment fails on replay."""
+    def _judge(self, dispute_id: int, commit_deadline: int) -> bool | None:
+        """Whether the challenge is right (vote ``upheld``): the named segment fails on replay, or the
+        update's bundle stays unserved for UNAVAILABLE_PATIENCE of the vote's commit window (None until
+        then)."""
         key = f"vote:{dispute_id}"
         if (vote := self.journal.get(key)) is not None:
             return bool(vote)
         d = self.chain.book.disputes[dispute_id]
         record = self.chain.book.rounds[int(d["roundId"])]
         if d["kind"] == "UpdateChallenged":
-            segment = int(d["segment"])
-            upheld = not self._replayed(record, int(d["slot"]), [segment])[segment]
+            slot, segment = int(d["slot"]), int(d["segment"])
+            window = int(self.chain.job_spec(record.job_id)["voteCommitPhase"])
+            patience_end = commit_deadline - round(window * (1 - UNAVAILABLE_PATIENCE))
+            if not self._fetched(record, slot, lambda: patience_end):
+                return None
+            upheld = not self._replayed(record, slot, [segment])[segment]
         else:
             proposal = d["proposal"]  # the one live when it was challenged
             upheld = proposal is not None and self._proposal_fault(record, proposal) == int(d["segment"])
@@ -506,8 +552,8 @@ class Verifier(Agent):
         commit_open = view["committed"] < len(panel) and now <= view["commitDeadline"]
         vote_state = self.chain.book.votes.get((dispute_id, me))
         if me in panel and vote_state is None and commit_open:
-            upheld = self._judge(dispute_id)
-            if self._try(
+            upheld = self._judge(dispute_id, int(view["commitDeadline"]))
+            if upheld is not None and self._try(
                 "Disputes", "commitVote", dispute_id, vote_commitment(dispute_id, upheld, salt, self.chain.me)
             ):
                 self.say(f"committed a vote on dispute {dispute_id}")
@@ -517,8 +563,8 @@ class Verifier(Agent):
             and not commit_open
             and now <= view["revealDeadline"]
         ):
-            upheld = self._judge(dispute_id)
-            if self._try("Disputes", "revealVote", dispute_id, upheld, salt):
+            upheld = self._judge(dispute_id, int(view["commitDeadline"]))
+            if upheld is not None and self._try("Disputes", "revealVote", dispute_id, upheld, salt):
                 self.say(f"voted {'upheld' if upheld else 'rejected'} on dispute {dispute_id}")
         elif (
             not commit_open

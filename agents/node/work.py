@@ -167,10 +167,10 @@ def copied(store: Store, revealed: Revealed) -> Trained:
 
 
 def publish(
-    store: Store, ctx: JobContext, round_id: int, trainer: str, trained: Trained
+    store: Store, ctx: JobContext, round_id: int, trainer: str, trained: Trained, withhold: bool = False
 ) -> tuple[str, bytes, bytes]:
     """Upload the update's bundle (manifest and trace); returns (its CID, the manifest's keccak256,
-    traceRoot)."""
+    traceRoot). ``withhold``: only compute the CID, storing nothing (an attack on data availability)."""
     manifest = UpdateManifest(
         skill=ctx.manifest.skill,
         round_id=round_id,
@@ -178,7 +178,8 @@ def publish(
         steps=tuple(checkpoint_steps(ctx.hp)),
         checkpoints=tuple(Checkpoint(sha256(blob), len(blob)) for blob in trained.checkpoints),
     )
-    stored = store.put(manifest.bundle(trained.checkpoints))
+    bundle = manifest.bundle(trained.checkpoints)
+    stored = store.cid_of(bundle) if withhold else store.put(bundle)
     return stored.cid, keccak(manifest.to_bytes()), manifest.trace_root
 
 

@@ -20,10 +20,12 @@ import torch
 from agent_helpers import HYPERPARAMS, address, new_job
 
 from agents.learning.codec import decode_state
+from agents.learning.errors import ContentUnavailable
 from agents.learning.evaluation import evaluate_state
 from agents.learning.hyperparams import HyperParams
 from agents.learning.skills.registry import get_skill
 from agents.learning.training import decode_checkpoint, model_part
+from agents.learning.weightstore import WeightStore
 from agents.node.manifest import open_bundle
 from agents.node.store import Store
 
@@ -147,6 +149,47 @@ def test_crashed_agents_a_silent_trainer_and_a_chain_restart(net, reader):
         assert sum(c["amount"] for c in claims) == accepted_total * spec[VERIFIER_REWARD] // 2
         for round_id in finalized:
             assert reader.call("TrainingRounds", "pendingVerifierReward", round_id, people[i]) == 0
+
+
+def test_a_trainer_that_withholds_its_bundle_is_challenged_and_slashed(net, reader):
+    """A trainer that reveals the CID of a bundle it never stored: nobody can check or aggregate its update.
+    The verifiers challenge it once half the challenge window has passed without anyone serving it, the
+    panel (the other verifier) upholds once half its commit window has, and the round finalizes with the
+    honest update alone."""
+    job = new_job(net, slots=2)
+    spec = reader.call("JobRegistry", "job", job)
+    honest, withholder = address(1), address(4)
+    slashed_before = reader.call("StakeManager", "slashedOf", withholder)
+    common = ["--job", str(job), "--rounds", "1"]
+    withhold = ["--behaviour", "withhold"]
+    procs = [
+        net.agent("w-trainer", "worker", "start", "--account", "TEST::1", *common),
+        net.agent("w-withholder", "worker", "start", "--account", "TEST::4", *withhold, *common),
+        *(
+            net.agent(f"w-verifier{i}", "verifier", "start", "--account", f"TEST::{i}", *common)
+            for i in (5, 6)
+        ),
+        net.agent("w-aggregator", "aggregator", "start", "--account", "TEST::7", *common),
+    ]
+    net.wait(procs)
+
+    (finalized,) = reader.events("RoundFinalized", jobId=job)
+    round_id = finalized["roundId"]
+    slots = {e["trainer"].lower(): e for e in reader.events("UpdateRevealed", roundId=round_id)}
+    withheld = slots[withholder.lower()]
+    with pytest.raises(ContentUnavailable):  # the bundle was never stored anywhere
+        WeightStore(net.ipfs.api_multiaddr, timeout=2).read(withheld["updateCID"], 100)
+    challenges = reader.events("UpdateChallenged", roundId=round_id)
+    assert challenges and {(c["slot"], c["segment"]) for c in challenges} == {(withheld["slot"], 0)}
+    for challenge in challenges:  # both verifiers may challenge it: every dispute upheld
+        (resolved,) = reader.events("DisputeResolved", disputeId=challenge["disputeId"])
+        assert resolved["status"] == 2
+    assert reader.events("UpdateRejected", roundId=round_id, trainer=withholder)
+    assert finalized["acceptedSlots"] == 1 << slots[honest.lower()]["slot"]
+    assert reader.earned_in_job(job, honest) == (1, spec[REWARD])
+    assert reader.earned_in_job(job, withholder) == (0, 0)
+    slashed = reader.call("StakeManager", "slashedOf", withholder) - slashed_before
+    assert slashed == spec[TRAINER_STAKE]  # once, however many challenges
 
 
 def _accuracy(state: dict[str, torch.Tensor]) -> float:

@@ -1,6 +1,7 @@
 """A new round's weights come from what an agent already holds, on a real IPFS daemon: the generation it
 computed (verifiers, aggregator) or the proposal it fetched while verifiers checked it (trainers). IPFS
-is read only otherwise, and a proposal or update that cannot be fetched is left alone."""
+is read only otherwise, and a proposal or update that cannot be fetched is left alone; an update nobody
+serves is asked for again now and then, and judged faulty once the verifier's patience is over."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from eth_utils import keccak
 
 from agents.devnet.services import free_port
 from agents.learning.codec import encode_state
+from agents.learning.errors import ContentUnavailable, WeightStoreError
 from agents.learning.skills.registry import initial_state
 from agents.node.agent import Agent
 from agents.node.aggregator import Aggregator
@@ -21,9 +23,11 @@ from agents.node.events import Event
 from agents.node.protocol import REVEAL, Book
 from agents.node.store import Store
 from agents.node.verifier import Verifier
-from agents.node.work import Task, publish, train
+from agents.node.work import Task, publish, segments_ok, train
 
 TRAINERS = ["0x" + "ab" * 20, "0x" + "cd" * 20]
+WITHHOLDER = "0x" + "ef" * 20
+"""A trainer whose bundle no test stores (the tests share one daemon)."""
 
 
 def recorded(block: int, number: int, cid: str, weights_hash: bytes) -> Event:
@@ -56,12 +60,13 @@ def setting(net: Any, tmp_path: Any, monkeypatch: Any) -> tuple[Agent, CountingS
     return agent, store, book
 
 
-def reveal_trained_updates(agent: Agent, store: CountingStore, book: Book) -> None:
-    """Each of TRAINERS trains round 1, publishes its bundle and reveals it (slots 0 and 1)."""
+def reveal_trained_updates(agent: Agent, store: CountingStore, book: Book, withholder: str = "") -> None:
+    """Each of TRAINERS trains round 1, publishes its bundle and reveals it (slots 0 and 1); with a
+    ``withholder``, it takes slot 1 and publishes only the CID."""
     ctx, genesis = agent.context(1), agent.weights(1, 0)
-    for slot, trainer in enumerate(TRAINERS):
+    for slot, trainer in enumerate([TRAINERS[0], withholder] if withholder else TRAINERS):
         trained = train(ctx, genesis, Task.of(book.rounds[1].task_seed, trainer, ctx.shard_count))
-        cid, update_hash, root = publish(store, ctx, 1, trainer, trained)
+        cid, update_hash, root = publish(store, ctx, 1, trainer, trained, withhold=trainer == withholder)
         args = {
             "slot": slot,
             "trainer": trainer,
@@ -184,3 +189,41 @@ def test_an_ipfs_outage_is_retried_not_taken_for_an_unreadable_update(setting) -
     aggregator._prepare_or_propose(book.rounds[1], 0b11, due=False)
     assert set(aggregator._updates) == {(1, 0), (1, 1)}
     assert list(aggregator._uploaded) == [agent.generation_for(1, 0b11).weights_hash]
+
+
+def test_an_update_nobody_serves_is_faulty_only_after_patience_and_never_for_a_daemon_down(setting) -> None:  # type: ignore[no-untyped-def]
+    """A verifier asks the store for a withheld bundle, not again within REFETCH_SECONDS, and, asked once
+    its patience is over, inspects it as faulty from segment 0; a daemon that is down is an error to
+    retry, never a fault of the update."""
+    agent, store, book = setting
+    reveal_trained_updates(agent, store, book, WITHHOLDER)
+    chain = SimpleNamespace(book=book, me=TRAINERS[0], now=lambda: 1_000)
+    verifier = Verifier(chain, store)  # type: ignore[arg-type]
+    verifier._contexts[1] = agent.context(1)
+    store.timeout = 1.0  # the daemon gives up on the withheld bundle after 0.9 s
+    record = book.rounds[1]
+
+    assert verifier._fetched(record, 0, lambda: 2_000)
+    assert verifier.inspections[(1, 0)].fault is None
+    assert not verifier._fetched(record, 1, lambda: 2_000)  # patience runs until chain time 2000
+    assert (1, 1) in verifier.unserved and (1, 1) not in verifier.inspections
+    store.reads.clear()
+    assert not verifier._fetched(record, 1, lambda: 0)  # asked a moment ago: not asked again yet
+    assert store.reads == []
+    assert not verifier.read_updates(record, 0b10)  # nor by the generation read ahead
+    assert store.reads == []
+
+    verifier.unserved.clear()  # REFETCH_SECONDS later
+    down = Store(f"/ip4/127.0.0.1/tcp/{free_port()}/http")
+    verifier.store = down
+    with pytest.raises(WeightStoreError) as raised:
+        verifier._fetched(record, 1, lambda: 0)
+    assert not isinstance(raised.value, ContentUnavailable) and (1, 1) not in verifier.inspections
+
+    verifier.store = store
+    assert verifier._fetched(record, 1, lambda: 0)  # patience over, still unserved
+    unavailable = verifier.inspections[(1, 1)]
+    assert unavailable.fault == 0 and unavailable.reason.startswith("unavailable: nobody served")
+    assert not segments_ok(
+        verifier.context(1), verifier.weights(1, 0), {1: (verifier._task(record, 1), unavailable, [0, 1])}
+    )[1][0]  # so a panel member that cannot fetch it either upholds a challenge of it

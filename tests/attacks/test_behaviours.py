@@ -50,7 +50,7 @@ def run(name: str, world: tuple[State, list[Dataset]], **kwargs: object) -> Loca
 
 
 def test_the_cli_offers_every_behaviour() -> None:
-    assert CLI_BEHAVIOURS == BEHAVIOURS == ("honest", "lazy", "copy", *ATTACKS)
+    assert CLI_BEHAVIOURS == BEHAVIOURS == ("honest", "lazy", "copy", "withhold", *ATTACKS)
 
 
 @pytest.mark.parametrize("name", list(CRAFTED))
