@@ -43,8 +43,9 @@ BLOCK_PUT_BYTES = BLOCK_BYTES - 4096
 headers included (``add`` makes the same raw block of the few bytes more)."""
 RAW_BLOCK_PREFIX = "bafk"
 """How a base32 CIDv1 of the raw codec (one block, its bytes as they are) begins."""
+READS = ("block/get", "cat")
 NOT_FOUND_IN_TIME = ("request timed out", "deadline exceeded")
-"""How js-ipfs and Kubo answer a read of content they found no provider of within its timeout."""
+"""How js-ipfs and Kubo answer one of READS of content they found no provider of within its timeout."""
 
 
 class _NotFoundInTime(ConnectionError):
@@ -217,7 +218,7 @@ class WeightStore:
         status, answer = self._http.post(f"/{command}?{urlencode(params)}", body, {"Content-Type": kind})
         if status != 200:
             message = f"HTTP {status}: {answer[:300].decode(errors='replace')}"
-            timed_out = any(phrase in message for phrase in NOT_FOUND_IN_TIME)
+            timed_out = command in READS and any(phrase in message for phrase in NOT_FOUND_IN_TIME)
             raise (_NotFoundInTime if timed_out else ConnectionError)(f"IPFS {command}: {message}")
         return answer
 
