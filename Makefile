@@ -37,10 +37,14 @@ lint: setup
 # Three passes, each its own ape session: the contracts, the learning core and billing on ape's
 # in-process chain; the suites that start their own anvil and IPFS daemons (and processes); then the
 # token and the protocol end to end on an anvil that ape starts.
+# The first two run in two pytest-xdist workers; each worker of pass 2 starts its own anvil and IPFS
+# daemon and takes a test file at a time (a module's fixtures stay in one worker). Its agent suites spend
+# much of their time waiting for chain windows, so on 2 cores it takes two thirds of its serial time. The
+# third pass, mostly one long end-to-end module, gains nothing from workers and stays serial.
 test: setup lint
 	ape compile
-	ape test tests/token tests/billing tests/learning tests/attacks tests/fuzz tests/protocol -m "not anvil_only and not e2e" -p no:cacheprovider
-	ape test tests/devnet tests/gateway tests/agents -p no:cacheprovider
+	ape test tests/token tests/billing tests/learning tests/attacks tests/fuzz tests/protocol -m "not anvil_only and not e2e" -p no:cacheprovider -n 2
+	ape test tests/devnet tests/gateway tests/agents -p no:cacheprovider -n 2 --dist loadfile
 	ape test tests/token tests/protocol/e2e --network ethereum:local:foundry -p no:cacheprovider
 
 demo: setup
