@@ -27,6 +27,7 @@ contract TrainingRounds is ITrainingRounds, AccessControl, ReentrancyGuard {
     uint8 private constant _STATUS_OPEN = 0;
     uint8 private constant _STATUS_FINALIZED = 1;
     uint8 private constant _STATUS_EMPTY = 2;
+    uint8 private constant _STATUS_ABANDONED = 3;
     uint256 private constant _DEMAND_ONE = 16;
     uint256 private constant _MAX_METRICS = 16;
     uint256 private constant _PROPOSAL_BIT = 1 << 255;
@@ -56,6 +57,7 @@ contract TrainingRounds is ITrainingRounds, AccessControl, ReentrancyGuard {
         uint40 commitClosedAt;
         uint40 revealClosedAt;
         uint64 seedBlock;
+        uint40 resolvedAt;
     }
 
     struct Slot {
@@ -373,6 +375,21 @@ contract TrainingRounds is ITrainingRounds, AccessControl, ReentrancyGuard {
     }
 
     /// @inheritdoc ITrainingRounds
+    function abandonRound(uint256 roundId) external {
+        Round storage round = _round(roundId);
+        uint64 jobId = round.jobId;
+        JobConfig storage config = _configs[jobId];
+        _requirePhase(roundId, round, config, Phase.Aggregation);
+        // A voided proposal whose challenge is still open is judged first: its dispute settles the round.
+        if (_proposals[jobId].disputed) revert TrainingRoundsProposalPending(roundId);
+        uint64 deadline = _aggregationEnd(round, config);
+        if (block.timestamp <= deadline) revert TrainingRoundsNotStalled(roundId, deadline);
+        round.status = _STATUS_ABANDONED;
+        emit RoundAbandoned(roundId, jobId, _accepted(round));
+        _openRound(jobId, round.generation, _nextSlotCount(round, config, _jobStates[jobId]));
+    }
+
+    /// @inheritdoc ITrainingRounds
     function claimVerifierRewards(uint256[] calldata roundIds) external nonReentrant returns (uint256 amount) {
         for (uint256 i = 0; i < roundIds.length; ++i) {
             uint256 roundId = roundIds[i];
@@ -421,7 +438,9 @@ contract TrainingRounds is ITrainingRounds, AccessControl, ReentrancyGuard {
     {
         Round storage round = _round(roundId);
         uint256 bit = 1 << slot;
-        --_progress[round.jobId].openDisputes;
+        Progress storage progress = _progress[round.jobId];
+        --progress.openDisputes;
+        progress.resolvedAt = uint40(block.timestamp);
         if (upheld && round.rejectedSlots & bit == 0) {
             round.rejectedSlots |= bit;
             address trainer = _slots[round.jobId][slot].trainer;
@@ -456,8 +475,10 @@ contract TrainingRounds is ITrainingRounds, AccessControl, ReentrancyGuard {
 
     /// @inheritdoc ITrainingRounds
     function onProposalDisputeResolved(uint256 roundId, bool upheld) external onlyRole(DISPUTES_ROLE) {
-        Proposal storage proposal = _proposals[_round(roundId).jobId];
+        uint64 jobId = _round(roundId).jobId;
+        Proposal storage proposal = _proposals[jobId];
         proposal.disputed = false;
+        _progress[jobId].resolvedAt = uint40(block.timestamp);
         if (upheld) {
             proposal.live = false;
             emit ProposalRejected(roundId, proposal.nonce, proposal.aggregator);
@@ -504,6 +525,7 @@ contract TrainingRounds is ITrainingRounds, AccessControl, ReentrancyGuard {
         info.commitDeadline = _commitEnd(round, config);
         info.revealDeadline = _revealEnd(round, config);
         info.challengeDeadline = info.revealDeadline + config.challengePhase;
+        info.aggregationDeadline = _aggregationEnd(round, config);
         info.seedBlock = progress.seedBlock;
         info.taskSeed = _taskSeeds[round.jobId];
     }
@@ -620,7 +642,8 @@ contract TrainingRounds is ITrainingRounds, AccessControl, ReentrancyGuard {
             openDisputes: 0,
             commitClosedAt: 0,
             revealClosedAt: 0,
-            seedBlock: 0
+            seedBlock: 0,
+            resolvedAt: 0
         });
         // The hash of the previous block and the beacon's randomness, neither of which the caller picks;
         // see the protocol notes for what a block proposer can still bias.
@@ -915,6 +938,7 @@ contract TrainingRounds is ITrainingRounds, AccessControl, ReentrancyGuard {
         uint8 status = round.status;
         if (status == _STATUS_FINALIZED) return Phase.Finalized;
         if (status == _STATUS_EMPTY) return Phase.Empty;
+        if (status == _STATUS_ABANDONED) return Phase.Abandoned;
         Progress storage progress = _progress[round.jobId];
         if (_commitOpen(round, progress, config)) return Phase.Commit;
         if (_revealOpen(round, progress, config)) return Phase.Reveal;
@@ -977,6 +1001,14 @@ contract TrainingRounds is ITrainingRounds, AccessControl, ReentrancyGuard {
         if (closedAt != 0) return closedAt;
         uint64 commitEnd = _commitEnd(round, config);
         return round.committed == 0 ? commitEnd : commitEnd + config.revealPhase;
+    }
+
+    /// @dev When Aggregation may end without a generation ({abandonRound}): `proposalPhase` after the challenge
+    /// deadline or the round's last dispute resolution (an update's, or a proposal's), whichever is later.
+    function _aggregationEnd(Round storage round, JobConfig storage config) private view returns (uint64) {
+        uint64 challengeEnd = _revealEnd(round, config) + config.challengePhase;
+        uint40 resolvedAt = _progress[round.jobId].resolvedAt;
+        return (resolvedAt > challengeEnd ? resolvedAt : challengeEnd) + config.proposalPhase;
     }
 
     function _requirePhase(uint256 roundId, Round storage round, JobConfig storage config, Phase expected)

@@ -15,7 +15,8 @@ interface ITrainingRounds {
         Aggregation,
         Proposal,
         Finalized,
-        Empty
+        Empty,
+        Abandoned
     }
 
     /// @notice A slot's state within its round.
@@ -64,6 +65,7 @@ interface ITrainingRounds {
         uint64 commitDeadline;
         uint64 revealDeadline;
         uint64 challengeDeadline;
+        uint64 aggregationDeadline;
         uint64 seedBlock;
         bytes32 taskSeed;
         uint256 revealedSlots;
@@ -158,6 +160,8 @@ interface ITrainingRounds {
     error TrainingRoundsTooManyMetrics(uint256 count);
     /// @dev A proposal is live in round `roundId`, or a voided one is still disputed: no new one until then.
     error TrainingRoundsProposalPending(uint256 roundId);
+    /// @notice Round `roundId` may still be aggregated: it can be abandoned after `deadline`.
+    error TrainingRoundsNotStalled(uint256 roundId, uint64 deadline);
 
     /// @notice Round `roundId` of job `jobId` (its `number`-th) opened from generation `generation` with
     /// `slotCount` slots; trainers' shards and seeds derive from `taskSeed`; commits close by
@@ -237,6 +241,9 @@ interface ITrainingRounds {
     /// @notice Round `roundId` ended without any accepted update; the next round trains from the same
     /// generation.
     event RoundClosedEmpty(uint256 indexed roundId, uint64 indexed jobId);
+    /// @notice Round `roundId` stayed in Aggregation past its deadline with `acceptedSlots` accepted: it
+    /// ended with no generation and no reward; the next round trains from the same generation.
+    event RoundAbandoned(uint256 indexed roundId, uint64 indexed jobId, uint256 acceptedSlots);
     /// @notice `verifier` was minted `amount` AOAI for `units` attestations of accepted updates.
     event VerifierRewardClaimed(uint256 indexed roundId, address indexed verifier, uint256 units, uint256 amount);
 
@@ -335,6 +342,12 @@ interface ITrainingRounds {
     /// @notice Closes a round that ended with no accepted update and opens the next from the same
     /// generation. Anyone may call.
     function closeEmptyRound(uint256 roundId) external;
+
+    /// @notice Ends a round that no proposal took out of Aggregation by its `aggregationDeadline`
+    /// (`proposalPhase` after the challenge deadline or the round's last dispute resolution, whichever is
+    /// later): no generation is recorded and nothing is minted; the next round opens from the same
+    /// generation. Anyone may call. It keeps a job alive when an accepted update cannot be aggregated.
+    function abandonRound(uint256 roundId) external;
 
     /// @notice Mints the caller's share of the verifier rewards of finalized rounds `roundIds`.
     /// @return amount AOAI minted.
