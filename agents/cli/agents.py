@@ -220,7 +220,8 @@ def stats(network: str) -> None:
             for column in ("round", "gen", "state", "committed", "revealed", "accepted", "rejected"):
                 table.add_column(column)
             for r in rounds:
-                state = "finalized" if r.finalized else "empty" if r.closed else "open"
+                state = "finalized" if r.finalized else "abandoned" if r.abandoned else "empty"
+                state = state if r.closed else "open"
                 counts = (len(r.commits), len(r.reveals), len(r.accepted), len(r.rejected))
                 table.add_row(str(r.number), str(r.generation), state, *map(str, counts))
             console.print(table)

@@ -14,12 +14,13 @@ from rich.table import Table
 from agents.devnet.reader import Reader
 from agents.node.events import Event
 from agents.node.manifest import parse_job
-from agents.node.protocol import AGGREGATION, CHALLENGE, COMMIT, EMPTY, FINALIZED, PROPOSAL, REVEAL
+from agents.node.protocol import ABANDONED, AGGREGATION, CHALLENGE, COMMIT, EMPTY, FINALIZED, PROPOSAL, REVEAL
 from agents.node.store import Store
 
 METRIC_SCALE = 1e6
 PHASES = {COMMIT: "commit", REVEAL: "reveal", CHALLENGE: "challenge", AGGREGATION: "aggregation",
-          PROPOSAL: "proposal", FINALIZED: "finalized", EMPTY: "empty"}  # fmt: skip
+          PROPOSAL: "proposal", FINALIZED: "finalized", EMPTY: "empty", ABANDONED: "abandoned"}  # fmt: skip
+CLOSED_AS = {"RoundFinalized": "finalized", "RoundClosedEmpty": "closed empty", "RoundAbandoned": "abandoned"}
 
 
 @dataclass
@@ -38,7 +39,8 @@ class JobView:
     generations: list[tuple[int, float]] = field(default_factory=list)
     opened_at: float = 0.0
     finalized: int = 0  # rounds finalized
-    closed: int = 0  # rounds closed, finalized or empty
+    abandoned: int = 0  # rounds abandoned past their aggregation deadline
+    closed: int = 0  # rounds closed: finalized, empty or abandoned
     durations: list[float] = field(default_factory=list)
 
     def headline_of(self, raw: list[int]) -> float:
@@ -109,13 +111,14 @@ class Progress:
             value = job.headline_of(a["metrics"])
             job.generations.append((a["number"], value))
             self.say(f"[green]{job.skill} generation {a['number']}[/]: {job.headline} {value:.4f}")
-        elif name in ("RoundFinalized", "RoundClosedEmpty"):
+        elif name in ("RoundFinalized", "RoundClosedEmpty", "RoundAbandoned"):
             job.closed += 1
             job.finalized += name == "RoundFinalized"
-            job.phase = "finalized" if name == "RoundFinalized" else "empty"
+            job.abandoned += name == "RoundAbandoned"
+            job.phase = CLOSED_AS[name]
             job.durations.append(time.monotonic() - job.opened_at)
-            if name == "RoundClosedEmpty":
-                self.say(f"{job.skill} round {self._number(a)} closed empty")
+            if name != "RoundFinalized":
+                self.say(f"{job.skill} round {self._number(a)} {job.phase}")
 
     def _apply_other(self, name: str, a: dict[str, Any]) -> None:
         if name == "Slashed":

@@ -74,7 +74,8 @@ def collect(
                 "metric": job.headline,
                 "higher_is_better": better,
                 "rounds_finalized": job.finalized,
-                "rounds_empty": job.closed - job.finalized,
+                "rounds_empty": job.closed - job.finalized - job.abandoned,
+                "rounds_abandoned": job.abandoned,
                 "round_seconds": [round(d, 1) for d in job.durations],
                 "generations": generations,
                 "improved": len(series) > 1
@@ -266,7 +267,8 @@ def _job_section(job: dict[str, Any]) -> str:
         rows.append([g["number"], f"{values[metric]:.4f}", f"{values['loss']:.4f}", lineage, f"`{g['cid']}`"])
     return (
         f"## Job {job['id']}: {job['skill']} ({metric}, {direction} is better)\n\n"
-        f"{job['rounds_finalized']} rounds finalized, {job['rounds_empty']} closed empty; "
+        f"{job['rounds_finalized']} rounds finalized, {job['rounds_empty']} closed empty, "
+        f"{job['rounds_abandoned']} abandoned; "
         f"round wall times (s): {times}.\n\n"
         + _table(["generation", metric, "loss", "lineage", "weights CID"], rows)
     )

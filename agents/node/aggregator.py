@@ -2,7 +2,9 @@
 aggregate them with the job's rule, evaluate the new generation on held-out data, upload it and propose
 it, while the verifiers still check the updates (an early proposal: void if one of them is rejected);
 else when the round reaches Aggregation. Finalize once the proposal has its quorum or its window has
-closed. A rejected or voided proposal (anyone's) leaves the round open to a new one.
+closed. A rejected or voided proposal (anyone's) leaves the round open to a new one. A round whose
+accepted updates cannot all be read (no verifier had the faulty one rejected) is abandoned once its
+aggregation deadline has passed, so that the job goes on.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from agents.node.work import Generation
 
 IGNORED = {
     "TrainingRoundsWrongPhase", "TrainingRoundsWrongUpdates", "TrainingRoundsNoProposal",
-    "TrainingRoundsNotFinalizable", "TrainingRoundsProposalPending",
+    "TrainingRoundsNotFinalizable", "TrainingRoundsProposalPending", "TrainingRoundsNotStalled",
 }  # fmt: skip
 
 
@@ -67,7 +69,9 @@ class Aggregator(Agent):
             self.read_updates(record, sum(1 << s for s in record.reveals))
             return
         if sure in (CHALLENGE, AGGREGATION):
-            self._prepare_or_propose(record, record.accepted_slots, due=self._may_propose(record))
+            built = self._prepare_or_propose(record, record.accepted_slots, due=self._may_propose(record))
+            if not built and sure == AGGREGATION:
+                self._abandon_if_stalled(record, self.chain.round_info(record.round_id))
             return
         quorum = int(self.chain.job_config(record.job_id).attestationQuorum)
         if (
@@ -80,7 +84,10 @@ class Aggregator(Agent):
         phase, now = info["phase"], self.chain.now()
         if phase in (CHALLENGE, AGGREGATION):
             due = self._may_propose(record) and int(info["openDisputes"]) == 0
-            self._prepare_or_propose(record, int(info["revealedSlots"]) & ~int(info["rejectedSlots"]), due)
+            accepted = int(info["revealedSlots"]) & ~int(info["rejectedSlots"])
+            built = self._prepare_or_propose(record, accepted, due)
+            if not built and phase == AGGREGATION:
+                self._abandon_if_stalled(record, info)
         elif phase == PROPOSAL and record.proposals:
             view = as_dict(self.chain.view("TrainingRounds", "proposalOf", record.round_id))
             if view["finalizable"] or (not view["disputed"] and now > view["deadline"]):
@@ -94,19 +101,33 @@ class Aggregator(Agent):
         disputed = book.update_disputed(record) or book.proposal_disputed(record)
         return not record.proposals and not disputed
 
-    def _prepare_or_propose(self, record: RoundRecord, accepted: int, due: bool) -> None:
+    def _prepare_or_propose(self, record: RoundRecord, accepted: int, due: bool) -> bool:
         """Builds the generation of the ``accepted`` updates and proposes it if ``due``, else uploads it
         ahead (the proposal then waits only for its transaction); nothing while one of them cannot be read
-        (the verifiers will have it rejected, which would void the proposal)."""
+        (the verifiers will have it rejected, which would void the proposal). False when some accepted
+        update could not be read or decoded."""
         if not accepted or record.unseen(accepted):
-            return
+            return True
         generation = self.prepare_generation(record, accepted)
         if generation is None:
-            return
+            return False
         if due:
             self._propose(record, accepted)
         else:
             self._upload(generation)
+        return True
+
+    def _abandon_if_stalled(self, record: RoundRecord, info: dict[str, Any]) -> None:
+        """Abandons a round in Aggregation (``info``: its ``roundInfo``) past its aggregation deadline, one
+        of whose accepted updates cannot be read: nobody can propose it, so the job goes on from the same
+        generation, with no reward for the round."""
+        if info["phase"] != AGGREGATION or self.chain.now() <= int(info["aggregationDeadline"]):
+            return
+        if self._try("abandonRound", record.round_id):
+            self.say(
+                f"[yellow]abandoned round {record.number}[/]: an accepted update cannot be read; the job "
+                f"goes on from generation {record.generation}"
+            )
 
     def _upload(self, generation: Generation) -> str:
         """The generation's CID, uploading it the first time."""

@@ -22,15 +22,15 @@ from agents.node.sender import Sender, raise_for_error
 from agents.node.work import Revealed
 
 # ITrainingRounds.Phase, SlotStatus, IDisputes.Status, IStakeManager.Role
-NONE, COMMIT, REVEAL, CHALLENGE, AGGREGATION, PROPOSAL, FINALIZED, EMPTY = range(8)
+NONE, COMMIT, REVEAL, CHALLENGE, AGGREGATION, PROPOSAL, FINALIZED, EMPTY, ABANDONED = range(9)
 SLOT_OPEN, SLOT_CLAIMED, SLOT_COMMITTED, SLOT_PENALIZED = range(4)
 PENDING, UPHELD, REJECTED, DISMISSED = 1, 2, 3, 4
 TRAINER, VERIFIER, AGGREGATOR = 0, 1, 2
 PROPOSAL_BIT = 1 << 255
 ROUND_EVENTS = (
     "RoundPhaseAdvanced", "UpdateCommitted", "UpdateRevealed", "GenerationProposed", "ProposalRejected",
-    "ProposalVoided", "UpdateRejected", "RoundFinalized", "RoundClosedEmpty", "VerificationAnchored",
-    "MissedRevealPenalized", "UpdatesAttested", "ProposalAttested",
+    "ProposalVoided", "UpdateRejected", "RoundFinalized", "RoundClosedEmpty", "RoundAbandoned",
+    "VerificationAnchored", "MissedRevealPenalized", "UpdatesAttested", "ProposalAttested",
 )  # fmt: skip
 EVENT_CONTRACTS = ("JobRegistry", "ModelRegistry", "TrainingRounds", "Disputes", "StakeManager")
 
@@ -68,6 +68,7 @@ class RoundRecord:
     proposal_attested: dict[str, int] = field(default_factory=dict)  # verifier (lowercase) -> nonce
     closed: bool = False
     finalized: bool = False
+    abandoned: bool = False  # past its aggregation deadline: no generation, no reward
 
     def slots_of(self, trainer: str) -> set[int]:
         """The slots ``trainer`` committed in."""
@@ -186,6 +187,7 @@ class Book:
         else:
             record.closed = True
             record.finalized = name == "RoundFinalized"
+            record.abandoned = name == "RoundAbandoned"
             if record.finalized:  # every accepted trainer was minted its reward in this transaction
                 slots = int(a["acceptedSlots"])
                 record.accepted = {s: t for s, t in record.commits.items() if slots >> s & 1}

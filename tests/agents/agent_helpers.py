@@ -70,18 +70,23 @@ def new_job(
     net: Any, slots: int, skill: str = "vision", hyperparams: dict[str, Any] = HYPERPARAMS, **overrides: Any
 ) -> int:
     """Creates a job with `aoai job create` (as the deployer, TEST::0); returns its id."""
+    out = aoai(
+        net, "job", "create", "--account", "TEST::0", "--skill", skill, "--ipfs", net.ipfs.api_multiaddr,
+        "--hyperparams", json.dumps(hyperparams), "--spec", json.dumps(job_spec(slots, **overrides)),
+    )  # fmt: skip
+    match = re.search(r"job (\d+) round (\d+)", out)
+    assert match, out
+    return int(match.group(1))
+
+
+def aoai(net: Any, *args: str) -> str:
+    """Runs an agent command (`aoai ARGS --network ...`) to its end; its output, asserting it succeeded."""
     result = subprocess.run(
-        [
-            "python", "-c", AGENT_ENTRY, "job", "create", "--account", "TEST::0", "--skill", skill,
-            "--network", net.network, "--ipfs", net.ipfs.api_multiaddr,
-            "--hyperparams", json.dumps(hyperparams), "--spec", json.dumps(job_spec(slots, **overrides)),
-        ],
+        ["python", "-c", AGENT_ENTRY, *args, "--network", net.network],
         cwd=Path(__file__).resolve().parents[2], env=net.env(), capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
-    match = re.search(r"job (\d+) round (\d+)", result.stdout)
-    assert match, result.stdout
-    return int(match.group(1))
+    return result.stdout
 
 
 def genesis_metric(skill_name: str = "vision") -> float:

@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 import pytest
 import torch
-from agent_helpers import HYPERPARAMS, address, new_job
+from agent_helpers import HYPERPARAMS, address, aoai, new_job
 
 from agents.learning.codec import decode_state
 from agents.learning.errors import ContentUnavailable
@@ -32,6 +32,7 @@ from agents.node.store import Store
 pytestmark = pytest.mark.services
 
 CRASHED = 70
+ABANDONED = 8  # ITrainingRounds.Phase
 TRAINER, VERIFIER, AGGREGATOR = 0, 1, 2
 # JobSpec fields (IJobRegistry.JobSpec order)
 REWARD, VERIFIER_REWARD, AGGREGATOR_REWARD = 10, 11, 12
@@ -190,6 +191,43 @@ def test_a_trainer_that_withholds_its_bundle_is_challenged_and_slashed(net, read
     assert reader.earned_in_job(job, withholder) == (0, 0)
     slashed = reader.call("StakeManager", "slashedOf", withholder) - slashed_before
     assert slashed == spec[TRAINER_STAKE]  # once, however many challenges
+
+
+def test_an_unserved_update_nobody_challenged_is_abandoned_and_the_job_goes_on(net, reader):
+    """With no verifier running, a withheld update is accepted when the challenge window closes, and
+    nobody can aggregate it. The aggregator abandons the round once its aggregation deadline has passed:
+    no generation and no reward, and the next round opens from the same generation."""
+    job = new_job(net, slots=2, challengePhase=20, proposalPhase=10)
+    honest, withholder = address(1), address(4)
+    common = ["--job", str(job), "--rounds", "1"]
+    withhold = ["--behaviour", "withhold"]
+    procs = [
+        net.agent("x-trainer", "worker", "start", "--account", "TEST::1", *common),
+        net.agent("x-withholder", "worker", "start", "--account", "TEST::4", *withhold, *common),
+        net.agent("x-aggregator", "aggregator", "start", "--account", "TEST::7", *common),
+    ]
+    net.wait(procs)
+
+    (abandoned,) = reader.events("RoundAbandoned", jobId=job)
+    round_id = abandoned["roundId"]
+    revealed = reader.events("UpdateRevealed", roundId=round_id)
+    assert {e["trainer"].lower() for e in revealed} == {honest.lower(), withholder.lower()}
+    assert abandoned["acceptedSlots"] == sum(1 << e["slot"] for e in revealed)
+    assert not reader.events("UpdateChallenged", roundId=round_id)
+    assert not reader.events("GenerationProposed", jobId=job)
+    assert not reader.events("RoundFinalized", jobId=job)
+    for trainer in (honest, withholder):
+        assert reader.earned_in_job(job, trainer) == (0, 0)
+    assert reader.call("TrainingRounds", "phaseOf", round_id) == ABANDONED
+    (_, opened) = sorted(reader.events("RoundOpened", jobId=job), key=lambda e: e["number"])
+    assert (opened["number"], opened["generation"]) == (2, 0)
+    assert reader.events("RoundAbandoned", jobId=job)[0]["_block"] == opened["_block"]
+    assert "abandoned round 1" in net.log("x-aggregator")
+    stats = aoai(net, "stats")
+    table = stats.split(f"job {job}: rounds")[1].split(f"job {job}: generations")[0]
+    rows = [line.split("│") for line in table.splitlines()]
+    states = {cells[1].strip(): cells[3].strip() for cells in rows if len(cells) > 3}
+    assert (states["1"], states["2"]) == ("abandoned", "open"), stats
 
 
 def _accuracy(state: dict[str, torch.Tensor]) -> float:
