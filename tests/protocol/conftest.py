@@ -24,6 +24,7 @@ from protocol_helpers import (
     UNBONDING_DELAY,
     VERIFIER,
     Flow,
+    bits,
     spec_tuple,
 )
 
@@ -180,6 +181,16 @@ def round_id(job):
 @pytest.fixture(scope="session")
 def flow(chain, protocol, verifiers, aggregator):
     return Flow(chain, protocol, verifiers, aggregator)
+
+
+@pytest.fixture
+def attested(flow, round_id, trainers):
+    """A round whose three updates (slots 0-2) are revealed and attested by verifier 0: aggregation is
+    open."""
+    updates = flow.commit(round_id, trainers[:3])
+    flow.reveal(round_id, updates)
+    flow.attest(round_id, bits(0, 1, 2))
+    return updates
 
 
 def pytest_configure(config):

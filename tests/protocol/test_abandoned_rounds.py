@@ -3,7 +3,6 @@ ended by anyone, with no generation and no reward, so that an update nobody can 
 trainer never served, and no verifier to challenge it) does not stall its job for good."""
 
 import ape
-import pytest
 from protocol_helpers import (
     ABANDONED,
     AGGREGATION,
@@ -22,15 +21,6 @@ SPEC = DEFAULT_SPEC
 ALL = bits(0, 1, 2)
 
 
-@pytest.fixture
-def accepted(flow, round_id, trainers):
-    """Three updates revealed and attested: the round waits in Aggregation for a proposal."""
-    updates = flow.commit(round_id, trainers[:3])
-    flow.reveal(round_id, updates)
-    flow.attest(round_id, ALL)
-    return updates
-
-
 def at(chain, timestamp):
     """Mines a block at ``timestamp``: the next transaction runs in the block after it."""
     chain.pending_timestamp = timestamp
@@ -38,7 +28,7 @@ def at(chain, timestamp):
 
 
 def test_a_round_nobody_aggregates_is_abandoned_after_its_deadline(
-    chain, rounds, token, job_id, round_id, accepted, verifiers, aggregator, outsider
+    chain, rounds, token, job_id, round_id, attested, verifiers, aggregator, outsider
 ):
     info = rounds.roundInfo(round_id)
     assert info.phase == AGGREGATION
@@ -54,7 +44,7 @@ def test_a_round_nobody_aggregates_is_abandoned_after_its_deadline(
     assert not receipt.events.filter(token.Transfer) and token.totalSupply() == supply
     assert rounds.phaseOf(round_id) == ABANDONED
     assert rounds.roundInfo(round_id).aggregationDeadline == 0
-    assert all(rounds.scoreOf(u.trainer).accepted == 0 for u in accepted)
+    assert all(rounds.scoreOf(u.trainer).accepted == 0 for u in attested)
     assert rounds.pendingVerifierReward(round_id, verifiers[0]) == 0
     with ape.reverts(rounds.TrainingRoundsNothingToClaim, roundId=round_id, verifier=verifiers[0]):
         rounds.claimVerifierRewards([round_id], sender=verifiers[0])
@@ -83,7 +73,7 @@ def test_only_a_round_in_aggregation_can_be_abandoned(flow, chain, rounds, round
 
 
 def test_a_rejected_proposal_gives_the_aggregators_a_new_deadline(
-    chain, flow, disputes, rounds, stakes, round_id, accepted, verifier_pool, outsider
+    chain, flow, disputes, rounds, stakes, round_id, attested, verifier_pool, outsider
 ):
     """A proposal that loses its challenge returns the round to Aggregation, maybe after its first deadline:
     the deadline then runs from that resolution, so another aggregator has the whole window."""

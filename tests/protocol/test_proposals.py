@@ -23,15 +23,6 @@ ALL = bits(0, 1, 2)
 
 
 @pytest.fixture
-def attested(flow, round_id, trainers):
-    """A round whose three updates are revealed and attested by verifier 0: aggregation is open."""
-    updates = flow.commit(round_id, trainers[:3])
-    flow.reveal(round_id, updates)
-    flow.attest(round_id, ALL)
-    return updates
-
-
-@pytest.fixture
 def proposed(flow, round_id, attested):
     return flow.propose(round_id, ALL)
 
