@@ -15,7 +15,7 @@ from web3.types import RPCEndpoint
 
 from agents.learning.errors import ContentUnavailable
 from agents.node.accounts import derived_secret
-from agents.node.agent import Agent
+from agents.node.agent import REFETCH_SECONDS, Agent
 from agents.node.events import Event
 from agents.node.journal import Journal
 from agents.node.manifest import vote_commitment
@@ -46,6 +46,8 @@ FINALITY_GAS_BASE, FINALITY_GAS_PER_UPDATE = 450_000, 60_000
 UNAVAILABLE_PATIENCE = 0.5
 """The share of the challenge window (on a panel: of the vote's commit window) a verifier keeps asking for
 an update's bundle that nobody serves; still unserved then, the update is faulty (data withheld)."""
+UNAVAILABLE = "unavailable"
+"""How the reason of an inspection of a bundle nobody served begins."""
 CLAIM_BATCH = 10
 """Rewards are claimed ten rounds at a time (one mint), and all that is owed when the agent stops."""
 
@@ -188,7 +190,7 @@ class Verifier(Agent):
             if self.chain.now() < patience_end():
                 self.fetch_failed(record, key, error)
                 return False
-            self.inspections[key] = Inspection(0, f"unavailable: nobody served its bundle ({error})")
+            self.inspections[key] = Inspection(0, f"{UNAVAILABLE}: nobody served its bundle ({error})")
         return True
 
     def _challenge_patience_end(self, record: RoundRecord) -> int:
@@ -423,12 +425,40 @@ class Verifier(Agent):
         return not record.attested_by(self.chain.me) >> slot & 1 and record.attestations_of(slot) >= quorum
 
     def _challenge(self, record: RoundRecord, slot: int) -> None:
-        fault = self.faults[(record.round_id, slot)]
+        key = (record.round_id, slot)
+        fault, inspection = self.faults[key], self.inspections[key]
+        if inspection.reason.startswith(UNAVAILABLE) and not self._reaches_network(record, slot):
+            # Its bond is at stake: unjudged, the bundle is asked for again in REFETCH_SECONDS.
+            del self.faults[key], self.inspections[key]
+            self.unserved[key] = time.monotonic() + REFETCH_SECONDS
+            self.say(
+                f"[yellow]not challenging[/] round {record.number} slot {slot}: nobody served its bundle, "
+                "but this node got no other update of the round either (it may be the one reaching nobody)"
+            )
+            return
         bond = int(self.chain.job_spec(record.job_id)["challengeBond"])
         if self._try("Disputes", "challengeUpdate", record.round_id, slot, fault, value=bond):
-            inspection = self.inspections[(record.round_id, slot)]
             reason = inspection.reason if inspection.fault is not None else "replay differs"
             self.say(f"challenged round {record.number} slot {slot} at segment {fault} ({reason})")
+
+    def _reaches_network(self, record: RoundRecord, slot: int) -> bool:
+        """Whether this verifier's IPFS node got another update of the round (read before, or now): the
+        evidence that a bundle it cannot get is withheld, not out of its own node's reach."""
+        others = [s for s in sorted(record.reveals) if s != slot]
+        for other in others:
+            key = (record.round_id, other)
+            got = self.inspections.get(key)
+            if key in self._updates or (got is not None and not got.reason.startswith(UNAVAILABLE)):
+                return True
+        for other in others:
+            key = (record.round_id, other)
+            if self.fetch_due(key):
+                try:
+                    self.store.read(record.reveals[other].cid, 1)
+                    return True
+                except ContentUnavailable as error:
+                    self.fetch_failed(record, key, error)
+        return False
 
     def _attest(self, record: RoundRecord, excluded: int) -> None:
         round_id = record.round_id

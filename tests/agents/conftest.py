@@ -35,9 +35,10 @@ class Net:
     def env(self) -> dict[str, str]:
         return agent_env(self.home)
 
-    def agent(self, name: str, *args: str) -> subprocess.Popen[bytes]:
-        """Starts ``python -m agents.cli.agents ARGS --network ... --ipfs ...``, logging to logs/NAME.log."""
-        command = agent_command(self.network, self.ipfs.api_multiaddr, *args)
+    def agent(self, name: str, *args: str, ipfs: str = "") -> subprocess.Popen[bytes]:
+        """Starts ``python -m agents.cli.agents ARGS --network ... --ipfs ...``, logging to logs/NAME.log; on
+        the shared daemon unless given another's ``ipfs`` API."""
+        command = agent_command(self.network, ipfs or self.ipfs.api_multiaddr, *args)
         log = (self.logs / f"{name}.log").open("ab")
         proc = subprocess.Popen(
             command, cwd=ROOT, env=self.env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True

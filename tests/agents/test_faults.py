@@ -19,6 +19,7 @@ import pytest
 import torch
 from agent_helpers import HYPERPARAMS, address, aoai, new_job
 
+from agents.devnet.services import IpfsDaemon, free_port
 from agents.learning.codec import decode_state
 from agents.learning.errors import ContentUnavailable
 from agents.learning.evaluation import evaluate_state
@@ -191,6 +192,47 @@ def test_a_trainer_that_withholds_its_bundle_is_challenged_and_slashed(net, read
     assert reader.earned_in_job(job, withholder) == (0, 0)
     slashed = reader.call("StakeManager", "slashedOf", withholder) - slashed_before
     assert slashed == spec[TRAINER_STAKE]  # once, however many challenges
+
+
+def test_a_verifier_whose_node_reaches_nobody_challenges_nothing(net, reader, tmp_path):
+    """A verifier whose IPFS node lost the network (a daemon of its own, connected to nobody, holding only
+    what it fetched before: the job and the round's generation) gets no bundle. Once its patience is over
+    it would take every update for withheld; but it got no other update of the round either, so it
+    challenges nothing and risks no bond. The other verifier's attestations and the challenge
+    window's end (quorum 2 is never reached) carry the round."""
+    job = new_job(net, slots=2, attestationQuorum=2, proposalPhase=10)
+    spec = reader.call("JobRegistry", "job", job)
+    cut_off = address(6)
+    slashed_before = reader.call("StakeManager", "slashedOf", cut_off)
+    common = ["--job", str(job), "--rounds", "1"]
+    with IpfsDaemon(workdir=tmp_path / "alone", api_port=free_port()) as alone:
+        # It lost the network after it had fetched the job: its manifest and the round's generation.
+        shared, own = Store(net.ipfs.api_multiaddr), Store(alone.api_multiaddr)
+        for field in ("datasetManifestCID", "initialWeightsCID"):
+            cid = reader.job(job)[field]
+            assert own.put(shared.read(cid, shared.max_bytes)).cid == cid
+        procs = [
+            *(
+                net.agent(f"c-trainer{i}", "worker", "start", "--account", f"TEST::{i}", *common)
+                for i in (1, 2)
+            ),
+            net.agent("c-verifier", "verifier", "start", "--account", "TEST::5", *common),
+            net.agent(
+                "c-cut-off", "verifier", "start", "--account", "TEST::6", *common, ipfs=alone.api_multiaddr
+            ),
+            net.agent("c-aggregator", "aggregator", "start", "--account", "TEST::7", *common),
+        ]
+        net.wait(procs)
+
+    (finalized,) = reader.events("RoundFinalized", jobId=job)
+    round_id = finalized["roundId"]
+    assert finalized["acceptedSlots"] == 0b11
+    assert not reader.events("UpdateChallenged", roundId=round_id)
+    assert not reader.events("UpdatesAttested", roundId=round_id, verifier=cut_off)
+    assert reader.call("StakeManager", "slashedOf", cut_off) == slashed_before
+    for trainer in (address(1), address(2)):
+        assert reader.earned_in_job(job, trainer) == (1, spec[REWARD])
+    assert "not challenging" in net.log("c-cut-off")
 
 
 def test_an_unserved_update_nobody_challenged_is_abandoned_and_the_job_goes_on(net, reader):

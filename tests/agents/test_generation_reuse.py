@@ -13,7 +13,7 @@ import torch
 from agent_helpers import HYPERPARAMS, CountingStore, book_event, job_context, round_opened
 from eth_utils import keccak
 
-from agents.devnet.services import free_port
+from agents.devnet.services import IpfsDaemon, free_port
 from agents.learning.codec import encode_state
 from agents.learning.errors import ContentUnavailable, WeightStoreError
 from agents.learning.skills.registry import initial_state
@@ -227,3 +227,33 @@ def test_an_update_nobody_serves_is_faulty_only_after_patience_and_never_for_a_d
     assert not segments_ok(
         verifier.context(1), verifier.weights(1, 0), {1: (verifier._task(record, 1), unavailable, [0, 1])}
     )[1][0]  # so a panel member that cannot fetch it either upholds a challenge of it
+
+
+def test_a_verifier_risks_a_bond_on_a_withheld_bundle_only_if_its_node_got_another_update(  # type: ignore[no-untyped-def]
+    setting, tmp_path
+) -> None:
+    """Before it challenges a bundle nobody served, a verifier checks that its own node reaches the others:
+    it got another update of the round, read before or read now. A node cut off from the network (here a
+    daemon of its own, connected to nobody) gets none, so it cannot tell a withheld bundle from its own
+    isolation, and the other bundle is not asked for again within REFETCH_SECONDS."""
+    agent, store, book = setting
+    reveal_trained_updates(agent, store, book, WITHHOLDER)
+    record = book.rounds[1]
+    chain = SimpleNamespace(book=book, me=TRAINERS[0], now=lambda: 1_000)
+    verifier = Verifier(chain, store)  # type: ignore[arg-type]
+    verifier._contexts[1] = agent.context(1)
+    store.timeout = 1.0  # the daemon gives up on the withheld bundle after 0.9 s
+
+    store.reads.clear()
+    assert verifier._reaches_network(record, 1)  # slot 0 read now: one byte of it
+    assert store.reads == [(0, 1)]
+    assert verifier._fetched(record, 0, lambda: 0) and not verifier._reaches_network(record, 0)
+    store.reads.clear()
+    assert verifier._reaches_network(record, 1) and store.reads == []  # slot 0 was inspected
+
+    with IpfsDaemon(workdir=tmp_path / "alone", api_port=free_port()) as alone:
+        cut_off = Verifier(chain, CountingStore(alone.api_multiaddr))  # type: ignore[arg-type]
+        cut_off.store.timeout = 1.0
+        assert not cut_off._reaches_network(record, 1)
+        assert (1, 0) in cut_off.unserved
+        assert not cut_off._reaches_network(record, 1) and cut_off.store.reads == [(0, 1)]  # asked once
