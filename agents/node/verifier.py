@@ -48,6 +48,7 @@ UNAVAILABLE_PATIENCE = 0.5
 an update's bundle that nobody serves; still unserved then, the update is faulty (data withheld)."""
 UNAVAILABLE = "unavailable"
 """How the reason of an inspection of a bundle nobody served begins."""
+ISOLATED = "nobody served its bundle, nor any other update of the round to this node (it may reach nobody)"
 CLAIM_BATCH = 10
 """Rewards are claimed ten rounds at a time (one mint), and all that is owed when the agent stops."""
 
@@ -288,11 +289,11 @@ class Verifier(Agent):
         return share
 
     def _aggregation(self, record: RoundRecord, accepted: int) -> None:
-        """Computes the generation a proposal must match, ready for it; or closes a round with nothing
-        accepted."""
+        """Computes the generation a proposal must match, ready for it (not while an accepted update cannot
+        be read: the tick goes on to the disputes); or closes a round with nothing accepted."""
         if accepted:
             if self._checks_proposal(record):
-                self.generation_for(record.round_id, accepted)
+                self.prepare_generation(record, accepted)
         elif self._try("TrainingRounds", "closeEmptyRound", record.round_id):
             self.say(f"closed empty round {record.number}")
 
@@ -427,19 +428,26 @@ class Verifier(Agent):
     def _challenge(self, record: RoundRecord, slot: int) -> None:
         key = (record.round_id, slot)
         fault, inspection = self.faults[key], self.inspections[key]
-        if inspection.reason.startswith(UNAVAILABLE) and not self._reaches_network(record, slot):
-            # Its bond is at stake: unjudged, the bundle is asked for again in REFETCH_SECONDS.
-            del self.faults[key], self.inspections[key]
-            self.unserved[key] = time.monotonic() + REFETCH_SECONDS
-            self.say(
-                f"[yellow]not challenging[/] round {record.number} slot {slot}: nobody served its bundle, "
-                "but this node got no other update of the round either (it may be the one reaching nobody)"
-            )
+        if self._isolated(record, slot):
+            self.say(f"[yellow]not challenging[/] round {record.number} slot {slot}: {ISOLATED}")
             return
         bond = int(self.chain.job_spec(record.job_id)["challengeBond"])
         if self._try("Disputes", "challengeUpdate", record.round_id, slot, fault, value=bond):
             reason = inspection.reason if inspection.fault is not None else "replay differs"
             self.say(f"challenged round {record.number} slot {slot} at segment {fault} ({reason})")
+
+    def _isolated(self, record: RoundRecord, slot: int) -> bool:
+        """Whether the update in ``slot`` was inspected as unserved while this verifier's node got no other
+        update of the round either: it cannot tell a withheld bundle from its own node reaching nobody, so
+        it neither challenges nor votes on it (a bond, or a trainer's stake, is at stake). The inspection
+        is dropped then, and the bundle asked for again in REFETCH_SECONDS."""
+        key = (record.round_id, slot)
+        if not self.inspections[key].reason.startswith(UNAVAILABLE) or self._reaches_network(record, slot):
+            return False
+        del self.inspections[key]
+        self.faults.pop(key, None)
+        self.unserved[key] = time.monotonic() + REFETCH_SECONDS
+        return True
 
     def _reaches_network(self, record: RoundRecord, slot: int) -> bool:
         """Whether this verifier's IPFS node got another update of the round (read before, or now): the
@@ -546,8 +554,9 @@ class Verifier(Agent):
 
     def _judge(self, dispute_id: int, commit_deadline: int) -> bool | None:
         """Whether the challenge is right (vote ``upheld``): the named segment fails on replay, or the
-        update's bundle stays unserved for UNAVAILABLE_PATIENCE of the vote's commit window (None until
-        then)."""
+        update's bundle stays unserved for UNAVAILABLE_PATIENCE of the vote's commit window while this
+        node got another update of the round (None until then: a member that never gets one stays silent
+        and pays the silence penalty, rather than slash a trainer for its own node's isolation)."""
         key = f"vote:{dispute_id}"
         if (vote := self.journal.get(key)) is not None:
             return bool(vote)
@@ -558,6 +567,9 @@ class Verifier(Agent):
             window = int(self.chain.job_spec(record.job_id)["voteCommitPhase"])
             patience_end = commit_deadline - round(window * (1 - UNAVAILABLE_PATIENCE))
             if not self._fetched(record, slot, lambda: patience_end):
+                return None
+            if self._isolated(record, slot):  # silent: the vote is this member's to lose, not the others'
+                self.say(f"[yellow]not voting[/] on dispute {dispute_id} yet: {ISOLATED}")
                 return None
             upheld = not self._replayed(record, slot, [segment])[segment]
         else:

@@ -194,27 +194,27 @@ def test_a_trainer_that_withholds_its_bundle_is_challenged_and_slashed(net, read
     assert slashed == spec[TRAINER_STAKE]  # once, however many challenges
 
 
-def test_a_verifier_whose_node_reaches_nobody_challenges_nothing(net, reader, tmp_path):
+def test_a_verifier_whose_node_reaches_nobody_neither_challenges_nor_votes(net, reader, tmp_path):
     """A verifier whose IPFS node lost the network (a daemon of its own, connected to nobody, holding only
-    what it fetched before: the job and the round's generation) gets no bundle. Once its patience is over
-    it would take every update for withheld; but it got no other update of the round either, so it
-    challenges nothing and risks no bond. The other verifier's attestations and the challenge
-    window's end (quorum 2 is never reached) carry the round."""
-    job = new_job(net, slots=2, attestationQuorum=2, proposalPhase=10)
-    spec = reader.call("JobRegistry", "job", job)
-    cut_off = address(6)
-    slashed_before = reader.call("StakeManager", "slashedOf", cut_off)
+    what it fetched before: the job and the round's generation) gets no bundle, nor any evidence that the
+    fault is not its own. Beside an honest trainer and a withholder, it challenges neither update (quorum
+    2 keeps the window open past its patience). Drawn on the panel of the other verifier's challenge of
+    the withholder, it cannot fetch that bundle either and stays silent: it pays the silence penalty, and
+    the dispute is dismissed with the challenger's bond returned. Accepted unread, the withheld update
+    gets its round abandoned once the dispute's resolution has left the aggregator its window."""
+    job = new_job(net, slots=2, attestationQuorum=2, voteRevealPhase=10, proposalPhase=10)
+    spec = reader.job(job)
+    challenger, cut_off, withholder = address(5), address(6), address(4)
     common = ["--job", str(job), "--rounds", "1"]
     with IpfsDaemon(workdir=tmp_path / "alone", api_port=free_port()) as alone:
         # It lost the network after it had fetched the job: its manifest and the round's generation.
         shared, own = Store(net.ipfs.api_multiaddr), Store(alone.api_multiaddr)
         for field in ("datasetManifestCID", "initialWeightsCID"):
-            cid = reader.job(job)[field]
-            assert own.put(shared.read(cid, shared.max_bytes)).cid == cid
+            assert own.put(shared.read(spec[field], shared.max_bytes)).cid == spec[field]
         procs = [
-            *(
-                net.agent(f"c-trainer{i}", "worker", "start", "--account", f"TEST::{i}", *common)
-                for i in (1, 2)
+            net.agent("c-trainer", "worker", "start", "--account", "TEST::1", *common),
+            net.agent(
+                "c-withholder", "worker", "start", "--account", "TEST::4", *common, "--behaviour", "withhold"
             ),
             net.agent("c-verifier", "verifier", "start", "--account", "TEST::5", *common),
             net.agent(
@@ -224,14 +224,29 @@ def test_a_verifier_whose_node_reaches_nobody_challenges_nothing(net, reader, tm
         ]
         net.wait(procs)
 
-    (finalized,) = reader.events("RoundFinalized", jobId=job)
-    round_id = finalized["roundId"]
-    assert finalized["acceptedSlots"] == 0b11
-    assert not reader.events("UpdateChallenged", roundId=round_id)
+    (abandoned,) = reader.events("RoundAbandoned", jobId=job)
+    round_id = abandoned["roundId"]
+    slots = {e["trainer"].lower(): e["slot"] for e in reader.events("UpdateRevealed", roundId=round_id)}
+    assert abandoned["acceptedSlots"] == 0b11
+    (challenge,) = reader.events("UpdateChallenged", roundId=round_id)
+    assert (challenge["challenger"], challenge["slot"], challenge["segment"]) == (
+        challenger,
+        slots[withholder.lower()],
+        0,
+    )
+    dispute = challenge["disputeId"]
+    assert cut_off in reader.events("PanelDrawn", disputeId=dispute)[0]["panel"]
+    assert not reader.events("VoteCommitted", disputeId=dispute)
+    (resolved,) = reader.events("DisputeResolved", disputeId=dispute)
+    assert resolved["status"] == 4  # dismissed
+    (penalized,) = reader.events("PanelMemberPenalized", disputeId=dispute)
+    assert (penalized["member"], penalized["amount"]) == (cut_off, spec["panelPenalty"])
+    assert {"account": challenger, "amount": spec["challengeBond"]} in [
+        {k: e[k] for k in ("account", "amount")} for e in reader.events("BondReturned", account=challenger)
+    ]
     assert not reader.events("UpdatesAttested", roundId=round_id, verifier=cut_off)
-    assert reader.call("StakeManager", "slashedOf", cut_off) == slashed_before
-    for trainer in (address(1), address(2)):
-        assert reader.earned_in_job(job, trainer) == (1, spec[REWARD])
+    for trainer in (address(1), withholder):
+        assert reader.earned_in_job(job, trainer) == (0, 0)
     assert "not challenging" in net.log("c-cut-off")
 
 

@@ -257,3 +257,32 @@ def test_a_verifier_risks_a_bond_on_a_withheld_bundle_only_if_its_node_got_anoth
         assert not cut_off._reaches_network(record, 1)
         assert (1, 0) in cut_off.unserved
         assert not cut_off._reaches_network(record, 1) and cut_off.store.reads == [(0, 1)]  # asked once
+
+
+def test_a_panel_member_votes_on_a_withheld_bundle_only_if_its_node_got_another_update(  # type: ignore[no-untyped-def]
+    setting, tmp_path
+) -> None:
+    """On the panel of a challenge of the withheld bundle, past its patience: a member whose node got the
+    round's other update votes upheld; one whose node reaches nobody stays silent (None, asked again
+    later) rather than slash a trainer for its own isolation."""
+    agent, store, book = setting
+    reveal_trained_updates(agent, store, book, WITHHOLDER)
+    challenged = {"disputeId": 1, "roundId": 1, "slot": 1, "segment": 0, "challenger": TRAINERS[1]}
+    book.apply(book_event("UpdateChallenged", 3, **challenged))
+    chain = SimpleNamespace(
+        book=book, me=TRAINERS[0], now=lambda: 1_000, job_spec=lambda job: {"voteCommitPhase": 60}
+    )
+    store.timeout = 1.0  # the daemon gives up on the withheld bundle after 0.9 s
+    with IpfsDaemon(workdir=tmp_path / "alone", api_port=free_port()) as alone:
+        cut_off = Verifier(chain, CountingStore(alone.api_multiaddr))  # type: ignore[arg-type]
+        cut_off.store.timeout = 1.0
+        ctx = cut_off._contexts[1] = agent.context(1)
+        cut_off.store.put(encode_state(initial_state(ctx.skill, ctx.config, 0)))  # held before it was cut off
+        assert cut_off._judge(1, commit_deadline=1_000) is None
+        assert (1, 1) not in cut_off.inspections and (1, 1) in cut_off.unserved
+        assert cut_off.journal.get("vote:1") is None
+
+    connected = Verifier(chain, store)  # type: ignore[arg-type]
+    connected._contexts[1] = agent.context(1)
+    assert connected._judge(1, commit_deadline=1_000) is True
+    assert connected.journal.get("vote:1") is True
