@@ -81,6 +81,14 @@ def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Net]:
         os.environ["AOAI_HOME"] = old_home
 
 
+@pytest.fixture(autouse=True)
+def _pinned_home(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """AOAI_HOME is the network's for each test that uses it: another suite's session fixtures in the
+    same worker (tests/gateway) may have pointed it elsewhere since."""
+    if "net" in request.fixturenames:
+        monkeypatch.setenv("AOAI_HOME", str(request.getfixturevalue("net").home))
+
+
 @pytest.fixture(scope="module")
 def own_net(net: Net, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Net]:
     """The shared anvil and IPFS daemon with contracts of their own: agents that follow every job

@@ -62,6 +62,13 @@ def aoai_home(tmp_path_factory):
         os.environ["AOAI_HOME"] = previous
 
 
+@pytest.fixture(autouse=True)
+def _pinned_home(aoai_home, monkeypatch):
+    """AOAI_HOME is this suite's for each test: another suite's session fixtures in the same worker
+    (tests/agents) may have pointed it elsewhere since."""
+    monkeypatch.setenv("AOAI_HOME", str(aoai_home))
+
+
 @pytest.fixture(scope="session")
 def services():
     anvil, ipfs = Anvil(), IpfsDaemon()
