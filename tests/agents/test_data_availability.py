@@ -68,7 +68,7 @@ def test_a_verifier_whose_node_reaches_nobody_neither_challenges_nor_votes(net, 
     the withholder, it cannot fetch that bundle either and stays silent: it pays the silence penalty, and
     the dispute is dismissed with the challenger's bond returned. Accepted unread, the withheld update
     gets its round abandoned once the dispute's resolution has left the aggregator its window."""
-    job = new_job(net, slots=2, attestationQuorum=2, voteRevealPhase=10, proposalPhase=10)
+    job = new_job(net, slots=2, attestationQuorum=2, voteCommitPhase=30, voteRevealPhase=10, proposalPhase=10)
     spec = reader.job(job)
     challenger, cut_off, withholder = address(5), address(6), address(4)
     common = ["--job", str(job), "--rounds", "1"]
